@@ -1,0 +1,134 @@
+"""Settings, all from environment variables with defaults that run on a fresh checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DTLE_DATA_DIR", BASE_DIR / "var"))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = os.environ.get("DTLE_SECRET_KEY", "dtle-insecure-development-key-change-me")
+DEBUG = os.environ.get("DTLE_DEBUG", "false").lower() in ("1", "true", "yes")
+ALLOWED_HOSTS = os.environ.get("DTLE_ALLOWED_HOSTS", "*").split(",")
+
+API_ADDR = os.environ.get("DTLE_API_ADDR", "127.0.0.1:8190")
+REDIS_URL = os.environ.get("DTLE_REDIS_URL", "redis://127.0.0.1:6379/0")
+RSA_PRIVATE_KEY_PATH = os.environ.get("DTLE_RSA_PRIVATE_KEY_PATH", "")
+DATACENTER = os.environ.get("DTLE_DATACENTER", "dc1")
+LOG_LEVEL = os.environ.get("DTLE_LOG_LEVEL", "INFO").upper()
+NODE_ID = os.environ.get("DTLE_NODE_ID", "")
+# Seconds without a heartbeat before a node is down and its tasks are moved.
+NODE_DOWN_AFTER = float(os.environ.get("DTLE_NODE_DOWN_AFTER", "15"))
+LEASE_TTL = float(os.environ.get("DTLE_LEASE_TTL", "10"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dtleweb.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "dtleweb.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DTLE_DATABASE_URL", f"sqlite:///{DATA_DIR / 'dtle.sqlite3'}"),
+        conn_max_age=60,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Workers and the API share the file; wait for locks instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "jobs.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "dtle-compatible data transfer API",
+    "DESCRIPTION": "MySQL to MySQL migration and sync, MySQL to Kafka subscription (dtle /v2 API).",
+    "VERSION": "3.21.07",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "loggers": {
+        "replication": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "dtleweb": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}

@@ -1,0 +1,14 @@
+"""The URL map: dtle's /v2 routes (``jobs.urls``), Swagger, the schema and the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("v2/", include("jobs.urls")),
+    path("swagger/doc.json", SpectacularAPIView.as_view(), name="schema"),
+    path("swagger/index.html", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""The data plane: plain Python, no Django, DRF or Celery."""

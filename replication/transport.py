@@ -1,0 +1,135 @@
+"""The transport between a job's src and dest: one Redis stream per job.
+
+The src appends messages; the dest reads them in order, applies them, checkpoints in the target,
+then acknowledges, which deletes what it applied. So the stream holds exactly what was sent and
+not yet applied, and its length is the backlog the src waits on (``repl_chan_buffer_size``).
+A send can be fenced: it only lands while the sender still holds its lease key.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from replication import messages
+from replication.errors import Stopped
+from replication.stats import MessageStatus
+from replication.stop import StopSignal
+
+# XADD only while the lease key still names this sender, atomically.
+_FENCED_XADD = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return false
+end
+return redis.call('XADD', KEYS[1], '*', 'm', ARGV[2])
+"""
+
+
+class FencedOut(Stopped):
+    """The sender's lease is held by another allocation; it must stop at once."""
+
+
+def stream_key(job_id: str) -> str:
+    return f"dtle:stream:{job_id}"
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A lease key and the token this sender holds it with."""
+
+    key: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: str
+    message: Any
+    size: int
+
+
+class RedisTransport:
+    """Sends and receives messages of one job over its Redis stream."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        job_id: str,
+        capacity: int = 32,
+        stop: StopSignal | None = None,
+        fence: Fence | None = None,
+    ) -> None:
+        self._client = client
+        self._key = stream_key(job_id)
+        self.capacity = max(1, capacity)
+        self._stop = stop
+        self._fence = fence
+        self._cursor = "0"
+        self._xadd = client.register_script(_FENCED_XADD)
+        self.status = MessageStatus()
+
+    # -- src side -------------------------------------------------------------------------
+    def send(self, message: Any, poll_seconds: float = 0.05) -> str:
+        """Append one message, first waiting while the backlog is at capacity."""
+        while self.backlog() >= self.capacity:
+            self._check_stop()
+            time.sleep(poll_seconds)
+        self._check_stop()
+        data = messages.encode(message)
+        fence = self._fence
+        keys = [self._key, fence.key if fence else self._key]
+        entry_id = self._xadd(keys=keys, args=[fence.token if fence else "", data])
+        if entry_id is None:
+            raise FencedOut(f"lease {keys[1]} is held by another allocation")
+        self.status.out_messages += 1
+        self.status.out_bytes += len(data)
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def last_message(self) -> Any | None:
+        """The newest message not yet applied, or None when the dest has applied everything."""
+        rows = self._client.xrevrange(self._key, count=1)
+        return messages.decode(rows[0][1][b"m"]) if rows else None
+
+    # -- dest side ------------------------------------------------------------------------
+    def receive(self, count: int = 64, block_ms: int = 200) -> list[Entry]:
+        """Up to ``count`` messages after the last one received, waiting up to ``block_ms``."""
+        reply = self._client.xread({self._key: self._cursor}, count=count, block=block_ms)
+        if not reply:
+            return []
+        entries = []
+        for raw_id, fields in reply[0][1]:
+            data = fields[b"m"]
+            entry_id = raw_id.decode()
+            entries.append(Entry(entry_id, messages.decode(data), len(data)))
+            self.status.in_messages += 1
+            self.status.in_bytes += len(data)
+        self._cursor = entries[-1].entry_id
+        return entries
+
+    def rewind(self) -> None:
+        """Read again from the oldest message still in the stream (after a failed apply)."""
+        self._cursor = "0"
+
+    def ack(self, *entry_ids: str) -> None:
+        """Delete applied messages; call only after their effects are checkpointed."""
+        if entry_ids:
+            self._client.xdel(self._key, *entry_ids)
+
+    # -- both -----------------------------------------------------------------------------
+    def backlog(self) -> int:
+        return int(self._client.xlen(self._key))
+
+    def backlog_text(self) -> str:
+        """The monitor's ``backlog`` field: ``queued/capacity``."""
+        return f"{self.backlog()}/{self.capacity}"
+
+    def delete(self) -> None:
+        """Remove the stream (job deleted)."""
+        self._client.delete(self._key)
+
+    def _check_stop(self) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise Stopped("stop requested")

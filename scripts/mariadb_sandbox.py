@@ -1,0 +1,168 @@
+"""Throw-away MariaDB servers for tests, benchmarks and the demo.
+
+Each server gets its own data directory and a free port on 127.0.0.1, binlog on in ROW format
+with FULL row images and a distinct server id, root without a password. Usable as a context
+manager or from the command line::
+
+    python -m scripts.mariadb_sandbox start DIR --server-id 1   # prints the port
+    python -m scripts.mariadb_sandbox stop DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import pymysql
+
+MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MariaDBServer:
+    """One mariadbd process with its own data directory."""
+
+    def __init__(
+        self,
+        base_dir: str | Path | None = None,
+        server_id: int = 1,
+        port: int | None = None,
+        log_bin: bool = True,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self._owns_dir = base_dir is None
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="dtle-mariadb-"))
+        self.server_id = server_id
+        self.port = port or free_port()
+        self.log_bin = log_bin
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def datadir(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.base_dir / "mysqld.sock"
+
+    def start(self, timeout: float = 60.0) -> MariaDBServer:
+        if not (self.datadir / "mysql").exists():
+            self.datadir.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+                 "--auth-root-authentication-method=normal", "--skip-test-db"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        args = [
+            MARIADBD, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
+            f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket_path}",
+            f"--pid-file={self.base_dir / 'mysqld.pid'}", f"--log-error={self.base_dir / 'error.log'}",
+            f"--server-id={self.server_id}", "--innodb-buffer-pool-size=256M",
+            "--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0", "--skip-name-resolve",
+            "--max-allowed-packet=256M", "--innodb-log-file-size=256M", "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_general_ci", "--max-connections=500",
+        ]
+        if self.log_bin:
+            args += [f"--log-bin={self.datadir / 'mysql-bin'}", "--binlog-format=ROW",
+                     "--binlog-row-image=FULL", "--log-slave-updates", "--binlog-row-metadata=FULL"]
+        self.process = subprocess.Popen(
+            [*args, *self.extra_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                log = (self.base_dir / "error.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"mariadbd exited with {self.process.returncode}: {log}")
+            try:
+                self.connect().close()
+                return self
+            except pymysql.err.OperationalError:
+                time.sleep(0.2)
+        raise RuntimeError(f"mariadbd on port {self.port} did not start in {timeout}s")
+
+    def connect(self, database: str | None = None, **kwargs: object) -> pymysql.connections.Connection:
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
+                               database=database, autocommit=True, charset="utf8mb4", **kwargs)
+
+    def execute(self, sql: str, args: object = None) -> list[tuple[object, ...]]:
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def connection_config(self) -> dict[str, object]:
+        """The ``mysql_connection_config`` object of a job for this server."""
+        return {"mysql_host": "127.0.0.1", "mysql_port": self.port,
+                "mysql_user": "root", "mysql_password": ""}
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def destroy(self) -> None:
+        self.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> MariaDBServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.destroy()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("dir")
+    parser.add_argument("--server-id", type=int, default=1)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    base = Path(args.dir)
+    if args.action == "start":
+        base.mkdir(parents=True, exist_ok=True)
+        server = MariaDBServer(base, server_id=args.server_id, port=args.port or None)
+        server.start()
+        (base / "port").write_text(str(server.port))
+        print(server.port)
+    else:
+        pid_file = base / "mysqld.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(300):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    _main()

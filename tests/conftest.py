@@ -1,0 +1,62 @@
+"""Shared fixtures: throw-away MariaDB servers, a Redis database, a clean schema per test.
+
+Servers are started once per test session (starting one takes about two seconds) and each test
+that changes data gets fresh schemas through ``fresh_schema``. Redis tests use database 15 with
+keys under a per-test job id, so they never touch the default database that a running system uses.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from scripts.mariadb_sandbox import MariaDBServer
+
+REDIS_TEST_URL = os.environ.get("DTLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def source_server() -> Iterator[MariaDBServer]:
+    """A MariaDB source with binlog on, ROW format, FULL row image, server id 101."""
+    with MariaDBServer(server_id=101) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def target_server() -> Iterator[MariaDBServer]:
+    """A MariaDB target with server id 102."""
+    with MariaDBServer(server_id=102) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def plain_server() -> Iterator[MariaDBServer]:
+    """A MariaDB server with the binlog off, to see validation refuse it."""
+    with MariaDBServer(server_id=103, log_bin=False) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def job_id() -> str:
+    """A unique job id, so keys and checkpoint rows of different tests never meet."""
+    return f"t{uuid.uuid4().hex[:10]}-migration"
+
+
+@pytest.fixture
+def fresh_schema(source_server: MariaDBServer, target_server: MariaDBServer) -> Iterator[str]:
+    """A schema name unique to the test, dropped on both servers afterwards."""
+    name = f"db_{uuid.uuid4().hex[:8]}"
+    yield name
+    for server in (source_server, target_server):
+        server.execute(f"DROP DATABASE IF EXISTS `{name}`")
