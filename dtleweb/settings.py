@@ -75,7 +75,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Workers and the API share the file; wait for locks instead of failing at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    # IMMEDIATE transactions and WAL keep concurrent writers from failing on lock upgrades.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -132,3 +137,14 @@ LOGGING = {
         "dtleweb": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+
+TASK_MAX_RESTARTS = int(os.environ.get("DTLE_TASK_MAX_RESTARTS", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "scheduler-tick": {
+        "task": "jobs.scheduler_tick",
+        "schedule": float(os.environ.get("DTLE_SCHEDULER_INTERVAL", "2")),
+        "options": {"expires": 10},
+    },
+}
+# Workers only take placement ticks from the shared queue; tasks go to per-node queues.
+CELERY_TASK_DEFAULT_QUEUE = "dtle"
