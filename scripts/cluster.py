@@ -1,4 +1,4 @@
-"""A real deployment on one machine for end-to-end tests and the demo.
+"""A real deployment on one machine, for the demo and the end-to-end tests.
 
 The API (``manage.py runserver``), Celery workers (each its own node and process group, so a
 test can SIGKILL one like a lost host) and Celery beat, sharing one SQLite store and one Redis
@@ -22,7 +22,7 @@ from typing import Any
 
 from scripts.mariadb_sandbox import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -53,8 +53,9 @@ class Cluster:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
+    def _spawn(self, name: str, args: list[str],
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # kept open: the child writes to it
         return subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
