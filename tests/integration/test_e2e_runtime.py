@@ -1,0 +1,218 @@
+"""End to end through HTTP against real processes: the API, two Celery worker nodes, beat,
+Redis and two MariaDB servers. These are the project's main proof that a job runs, survives
+the loss of a node and obeys pause, resume, update and delete."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from scripts.cluster import Cluster, wait_for
+from scripts.mariadb_sandbox import MariaDBServer
+from tests.integration.e2e_support import (
+    create_dataset,
+    migration_config,
+    same_data,
+    table_digest,
+    write_some,
+)
+
+E2E_REDIS_URL = "redis://127.0.0.1:6379/13"
+NODES = ("node-a", "node-b")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
+    workdir: Path = tmp_path_factory.mktemp("cluster")
+    running = Cluster(workdir, E2E_REDIS_URL).start()
+    for node in NODES:
+        running.start_worker(node, node_id=node)
+    try:
+        wait_for(lambda: _ready_nodes(running) >= set(NODES), 90, "both nodes ready")
+        yield running
+    finally:
+        running.stop()
+
+
+def _ready_nodes(cluster: Cluster) -> set[str]:
+    return {n["node_id"] for n in cluster.get("/v2/nodes")["nodes"] if n["node_status"] == "ready"}
+
+
+def _schema() -> str:
+    return f"e2e_{uuid.uuid4().hex[:8]}"
+
+
+def _in_incremental(cluster: Cluster, job_id: str) -> bool:
+    return any("job_stage_incr" in e for e in cluster.events(job_id, "dest"))
+
+
+def _running_allocation(cluster: Cluster, job_id: str, side: str) -> dict | None:
+    alloc = cluster.allocation(job_id, side)
+    return alloc if alloc and alloc["task_status"]["status"] == "running" else None
+
+
+def _start_job(cluster: Cluster, config: dict, job_type: str = "migration") -> str:
+    job_id = cluster.post(f"/v2/job/{job_type}", config)["job"]["job_id"]
+    wait_for(lambda: _in_incremental(cluster, job_id), 180, f"{job_id} to reach incremental")
+    return job_id
+
+
+def test_a_migration_copies_then_replicates_and_reports_progress(
+    cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
+) -> None:
+    schema = _schema()
+    create_dataset(source_server, schema, 20_000)
+    job_id = _start_job(cluster, migration_config("copy", source_server, target_server, schema))
+    assert same_data(source_server, target_server, schema)
+    write_some(source_server, schema, 100_000, 500)
+    wait_for(lambda: same_data(source_server, target_server, schema), 60, "writes to arrive")
+
+    events = cluster.events(job_id, "dest")
+    assert "Driver:job_stage_full" in events and "Driver:job_stage_incr" in events
+    assert {"Received", "Task Setup", "Started"} <= {e.split(":")[0] for e in events}
+    status = wait_for(lambda: (s := cluster.monitor(job_id, "dest"))["exec_master_tx_count"] and s,
+                      30, "applied transactions in the monitor")
+    assert status["progress_PCT"] == "100.0" and status["ETA"] == "0s"
+    assert status["exec_master_row_count"] >= 20_000
+    assert status["current_coordinates"]["gtid_set"]
+    assert isinstance(status["delay_count"]["time"], int)
+    jobs = cluster.get("/v2/jobs")["jobs"]
+    assert {"job_id": job_id, "job_status": "running"}.items() <= next(
+        j for j in jobs if j["job_id"] == job_id).items()
+
+
+def test_pause_stops_apply_and_resume_catches_up(
+    cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
+) -> None:
+    schema = _schema()
+    create_dataset(source_server, schema, 2_000)
+    job_id = _start_job(cluster, migration_config("pause", source_server, target_server, schema))
+    cluster.post("/v2/job/pause", job_id=job_id)
+    wait_for(lambda: not _running_allocation(cluster, job_id, "dest")
+             and not _running_allocation(cluster, job_id, "src"), 15, "both tasks to stop")
+    assert next(j for j in cluster.get("/v2/jobs")["jobs"] if j["job_id"] == job_id)["job_status"] == "paused"
+    before = table_digest(target_server, schema, "items")
+    write_some(source_server, schema, 50_000, 300)
+    time.sleep(4)
+    assert table_digest(target_server, schema, "items") == before
+
+    cluster.post("/v2/job/resume", job_id=job_id)
+    wait_for(lambda: same_data(source_server, target_server, schema), 90, "resume to catch up")
+
+
+def test_a_killed_node_moves_its_task_and_nothing_is_lost_or_doubled(
+    cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
+) -> None:
+    schema = _schema()
+    create_dataset(source_server, schema, 5_000)
+    job_id = _start_job(cluster, migration_config("failover", source_server, target_server, schema))
+    victim = cluster.allocation(job_id, "dest")["node_id"]
+    old_alloc = cluster.allocation(job_id, "dest")["allocation_id"]
+    write_some(source_server, schema, 200_000, 300)
+    cluster.kill_worker(victim)
+    killed_at = time.time()
+    write_some(source_server, schema, 300_000, 300)
+
+    def moved() -> bool:
+        alloc = _running_allocation(cluster, job_id, "dest")
+        return bool(alloc and alloc["allocation_id"] != old_alloc and alloc["node_id"] != victim)
+
+    wait_for(moved, 30, "the dest task to run on the other node")
+    assert time.time() - killed_at < 30
+    wait_for(lambda: same_data(source_server, target_server, schema), 90, "the target to converge")
+    cluster.start_worker(victim, node_id=victim)
+    wait_for(lambda: victim in _ready_nodes(cluster), 60, "the killed node to come back")
+
+
+def test_failover_false_waits_for_its_node_and_continues(
+    cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
+) -> None:
+    schema = _schema()
+    create_dataset(source_server, schema, 2_000)
+    config = migration_config("pinned", source_server, target_server, schema)
+    config["failover"] = False
+    config["src_task"]["node_id"] = "node-a"
+    config["dest_task"]["node_id"] = "node-b"
+    job_id = _start_job(cluster, config)
+    assert cluster.allocation(job_id, "dest")["node_id"] == "node-b"
+    cluster.kill_worker("node-b")
+    write_some(source_server, schema, 400_000, 200)
+    time.sleep(12)  # longer than a node takes to be declared down
+    alloc = cluster.allocation(job_id, "dest")
+    assert alloc["node_id"] == "node-b" and alloc["task_status"]["status"] != "running"
+    cluster.start_worker("node-b", node_id="node-b")
+    wait_for(lambda: same_data(source_server, target_server, schema), 90, "the pinned task to resume")
+    assert cluster.allocation(job_id, "dest")["node_id"] == "node-b"
+
+
+def test_an_update_restarts_from_checkpoints_not_from_scratch(
+    cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
+) -> None:
+    schema = _schema()
+    create_dataset(source_server, schema, 3_000)
+    config = migration_config("update", source_server, target_server, schema)
+    config["src_task"]["replicate_do_db"] = [{"table_schema": schema, "tables": [{"table_name": "items"}]}]
+    job_id = _start_job(cluster, config)
+    first_dest = cluster.allocation(job_id, "dest")["allocation_id"]
+
+    config["src_task"]["replicate_do_db"][0]["tables"].append({"table_name": "extra"})
+    cluster.post("/v2/job/migration", config)
+    wait_for(lambda: (a := _running_allocation(cluster, job_id, "dest")) and a["allocation_id"] != first_dest,
+             60, "the updated job's new allocation")
+    source_server.execute(f"CREATE TABLE `{schema}`.extra (id INT PRIMARY KEY, v VARCHAR(10))")
+    source_server.execute(f"INSERT INTO `{schema}`.extra VALUES (1, 'a'), (2, 'b')")
+    write_some(source_server, schema, 500_000, 100)
+    wait_for(lambda: same_data(source_server, target_server, schema, ("items", "extra")), 90,
+             "the added table and new writes to arrive")
+    assert cluster.events(job_id, "dest").count("Driver:job_stage_full") == 1
+
+
+def test_delete_stops_both_tasks_and_removes_the_job(
+    cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
+) -> None:
+    schema = _schema()
+    create_dataset(source_server, schema, 1_000)
+    job_id = _start_job(cluster, migration_config("delete", source_server, target_server, schema))
+    client = redis.Redis.from_url(E2E_REDIS_URL)
+    cluster.post("/v2/job/delete", job_id=job_id)
+    status, _ = cluster.request("GET", "/v2/job/migration/detail", params={"job_id": job_id})
+    assert status == 404
+    wait_for(lambda: not client.exists(f"dtle:lease:{job_id}:src", f"dtle:lease:{job_id}:dest"),
+             10, "both tasks to let go of their leases")
+    before = table_digest(target_server, schema, "items")
+    write_some(source_server, schema, 600_000, 100)
+    time.sleep(3)
+    assert table_digest(target_server, schema, "items") == before
+    assert not client.exists(f"dtle:stream:{job_id}")
+
+
+def test_an_unreachable_source_fails_the_job_and_resume_recovers_it(
+    cluster: Cluster, target_server: MariaDBServer, tmp_path: Path
+) -> None:
+    source = MariaDBServer(tmp_path / "flaky", server_id=121).start()
+    schema = _schema()
+    create_dataset(source, schema, 500)
+    source.stop()
+    try:
+        job_id = cluster.post("/v2/job/migration",
+                              migration_config("flaky", source, target_server, schema))["job"]["job_id"]
+
+        def failed() -> dict | None:
+            job = next(j for j in cluster.get("/v2/jobs")["jobs"] if j["job_id"] == job_id)
+            return job if job["job_status"] == "failed" else None
+
+        job = wait_for(failed, 90, "the job to give up")
+        assert "connect" in job["job_status_description"].lower()
+        assert any("Driver Failure" in e and "connect" in e.lower() for e in cluster.events(job_id, "src"))
+        source.start()
+        cluster.post("/v2/job/resume", job_id=job_id)
+        wait_for(lambda: _in_incremental(cluster, job_id), 90, "the resumed job to run")
+        wait_for(lambda: same_data(source, target_server, schema), 60, "the copy after resume")
+    finally:
+        source.destroy()
