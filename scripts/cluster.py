@@ -84,7 +84,7 @@ class Cluster:
         self.workers[name] = self._spawn(
             f"worker-{name}",
             [str(BIN / "celery"), "-A", "dtleweb", "worker", "-n", f"{name}@%h", "-Q", "dtle",
-             "-c", "4", "--prefetch-multiplier", "1", "-O", "fair", "--loglevel", "INFO",
+             "-c", "6", "--prefetch-multiplier", "1", "-O", "fair", "--loglevel", "INFO",
              "--without-gossip", "--without-mingle"],
             env,
         )

@@ -40,6 +40,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         running.stop()
 
 
+@pytest.fixture(autouse=True)
+def delete_jobs_afterwards(cluster: Cluster) -> Iterator[None]:
+    """Each test's jobs are deleted after it, so they do not take the next test's slots."""
+    yield
+    for job in cluster.get("/v2/jobs")["jobs"]:
+        cluster.request("POST", "/v2/job/delete", form={"job_id": job["job_id"]})
+
+
 def _ready_nodes(cluster: Cluster) -> set[str]:
     return {n["node_id"] for n in cluster.get("/v2/nodes")["nodes"] if n["node_status"] == "ready"}
 
