@@ -42,18 +42,23 @@ _ENGINE_STATUS = {
 }
 
 
-def _first_message(detail: Any, path: str = "") -> str:
+def first_message(detail: Any, path: str = "") -> str:
     """One readable sentence out of DRF's nested error detail, naming the field."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = path if key in ("non_field_errors",) else (f"{path}.{key}" if path else key)
-            return _first_message(value, name)
+            if isinstance(key, int) or str(key).isdigit():
+                name = f"{path}[{key}]"  # an item of a list field
+            elif key in ("non_field_errors",):
+                name = path
+            else:
+                name = f"{path}.{key}" if path else str(key)
+            return first_message(value, name)
     if isinstance(detail, list) and detail:
         if all(not isinstance(item, (dict, list)) for item in detail):
-            return _first_message(detail[0], path)
+            return first_message(detail[0], path)
         for index, item in enumerate(detail):
             if item:
-                return _first_message(item, f"{path}[{index}]")
+                return first_message(item, f"{path}[{index}]")
     text = str(detail)
     return f"{path}: {text}" if path else text
 
@@ -68,7 +73,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         logger.exception("unhandled error in %s", context.get("view"))
         return Response({"message": "internal error; see the server log"}, status=500)
     if isinstance(exc, ValidationError):
-        message = _first_message(exc.detail)
+        message = first_message(exc.detail)
     else:
         message = str(getattr(exc, "detail", exc))
     response.data = {"message": message}

@@ -1,0 +1,106 @@
+"""Read-only use cases: task stats, a job's applied GTID set, validation, MySQL inspection,
+and the process log level."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from jobs.errors import BadRequest, JobNotFound
+from jobs.models import Allocation, Job
+from jobs.services import get_job, redis_client
+from replication import inspect
+from replication.config import MySQLConnectionConfig
+from replication.stats import StatsStore, TaskStats
+from replication.validation import validate_mysql_task
+
+logger = logging.getLogger(__name__)
+
+LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
+              "WARN": logging.WARNING, "ERROR": logging.ERROR}
+PROJECT_LOGGERS = ("replication", "jobs", "dtleweb")
+
+
+def _allocation(allocation_id: str) -> Allocation:
+    try:
+        key = uuid.UUID(allocation_id)
+    except ValueError as exc:
+        raise BadRequest(f"allocation_id: {allocation_id!r} is not an allocation id") from exc
+    allocation = Allocation.objects.select_related("task").filter(allocation_id=key).first()
+    if allocation is None:
+        raise JobNotFound(f"allocation {allocation_id} does not exist")
+    return allocation
+
+
+def monitor_task(allocation_id: str, task_name: str = "") -> dict[str, Any]:
+    """The allocation's stats record (zero values until its task first reports)."""
+    allocation = _allocation(allocation_id)
+    if task_name and allocation.task.task_name != task_name:
+        raise JobNotFound(
+            f"allocation {allocation_id} belongs to task {allocation.task.task_name!r}, "
+            f"not {task_name!r}")
+    client = redis_client()
+    try:
+        record = StatsStore(client).load(str(allocation.allocation_id))
+    finally:
+        client.close()
+    return record if record is not None else TaskStats().to_monitor()
+
+
+def job_gtid(job_id: str) -> str:
+    """The executed GTID set the job has applied, from its tasks' last published coordinates.
+
+    The dest's record is preferred (what reached the target); the src's is the fallback.
+    """
+    job: Job = get_job(job_id)
+    client = redis_client()
+    try:
+        store = StatsStore(client)
+        for kind in ("dest", "src"):
+            task = job.tasks.filter(kind=kind).first()
+            allocations = task.allocations.order_by("-created_at") if task else []
+            for allocation in allocations:
+                record = store.load(str(allocation.allocation_id))
+                gtid = (record or {}).get("current_coordinates", {}).get("gtid_set", "")
+                if gtid:
+                    return str(gtid)
+    finally:
+        client.close()
+    return ""
+
+
+def validate_job(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-task reports for a validated config (plain passwords)."""
+    reports = []
+    for side in ("src_task", "dest_task"):
+        task = config[side]
+        conn = task.get("mysql_connection_config")
+        if conn is not None:
+            cfg = MySQLConnectionConfig(**conn)
+            reports.append(validate_mysql_task(task["task_name"], cfg, src=side == "src_task"))
+    return reports
+
+
+def mysql_schemas(cfg: MySQLConnectionConfig) -> list[dict[str, Any]]:
+    return inspect.list_schemas(cfg)
+
+
+def mysql_columns(cfg: MySQLConnectionConfig, schema: str, table: str) -> list[str]:
+    return inspect.list_columns(cfg, schema, table)
+
+
+def mysql_connection(cfg: MySQLConnectionConfig) -> None:
+    inspect.check_connection(cfg)
+
+
+def set_log_level(level: str) -> str:
+    """Change the project's loggers in this process at once; returns the level as given."""
+    name = level.upper()
+    if name not in LOG_LEVELS:
+        raise BadRequest(
+            f"dtle_log_level: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    for logger_name in PROJECT_LOGGERS:
+        logging.getLogger(logger_name).setLevel(LOG_LEVELS[name])
+    logger.info("log level set to %s", name)
+    return name
