@@ -159,10 +159,11 @@ def shape_errors(actual: Any, expected: Any, path: str = "$") -> list[str]:
     if isinstance(expected, list):
         if not isinstance(actual, list):
             return [f"{path}: expected array, got {actual!r}"]
-        if expected and actual:
-            return [p for i, item in enumerate(actual)
-                    for p in shape_errors(item, expected[0], f"{path}[{i}]")]
-        return []
+        # Items are compared pairwise when the example has as many, else with its first item.
+        pairs = zip(actual, expected if len(expected) == len(actual) else expected[:1] * len(actual),
+                    strict=False)
+        return [p for i, (item, example) in enumerate(pairs)
+                for p in shape_errors(item, example, f"{path}[{i}]")]
     if not isinstance(actual, type(expected)):
         return [f"{path}: expected {type(expected).__name__}, got {actual!r}"]
     return []
