@@ -1,0 +1,109 @@
+"""Nodes, the log level, Swagger and the admin pages."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import URLPattern, get_resolver
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from jobs.models import Job, Node
+from tests.api_examples import (
+    LOG_LEVEL_ANSWER,
+    MIGRATION_REQUEST,
+    NODES_ANSWER,
+    assert_same_shape,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_nodes_are_shaped_as_the_document() -> None:
+    Node.objects.create(node_id="37dc2ff4", node_name="dtle-dest-1", node_address="10.186.63.86",
+                        queue="node.37dc2ff4", last_heartbeat=timezone.now())
+    body = APIClient().get("/v2/nodes").json()
+    assert_same_shape(body, NODES_ANSWER)
+    assert body["nodes"][0]["node_status"] == "ready"
+
+
+@pytest.fixture
+def project_levels() -> Iterator[None]:
+    names = ("replication", "jobs", "dtleweb")
+    before = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in before.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.parametrize(("given", "level"), [
+    ("DEBUG", logging.DEBUG), ("TRACE", logging.DEBUG), ("WARN", logging.WARNING),
+    ("error", logging.ERROR),
+])
+def test_log_level_changes_the_project_loggers(project_levels: None, given: str,
+                                               level: int) -> None:
+    response = APIClient().post("/v2/log/level", {"dtle_log_level": given.upper()})
+    assert response.status_code == 200, response.json()
+    assert_same_shape(response.json(), LOG_LEVEL_ANSWER)
+    assert response.json()["dtle_log_level"] == given.upper()
+    for name in ("replication", "jobs", "dtleweb"):
+        assert logging.getLogger(name).level == level
+
+
+def test_an_unknown_log_level_is_refused(project_levels: None) -> None:
+    before = logging.getLogger("jobs").level
+    response = APIClient().post("/v2/log/level", {"dtle_log_level": "LOUD"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("dtle_log_level:")
+    assert logging.getLogger("jobs").level == before
+
+
+def v2_routes() -> list[str]:
+    resolver = get_resolver()
+    routes = []
+    for pattern in resolver.url_patterns:
+        if str(pattern.pattern) == "v2/":
+            for child in pattern.url_patterns:
+                assert isinstance(child, URLPattern)
+                routes.append(f"/v2/{child.pattern}")
+    return routes
+
+
+def test_swagger_ui_and_schema_list_every_route() -> None:
+    client = Client()
+    page = client.get("/swagger/index.html")
+    assert page.status_code == 200 and b"swagger" in page.content.lower()
+    schema = client.get("/swagger/doc.json", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    routes = v2_routes()
+    assert len(routes) >= 36
+    assert [route for route in routes if route not in paths] == []
+    create = paths["/v2/job/migration"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "MigrationJobRequest")
+
+
+def test_browsable_api_renders_html() -> None:
+    page = Client().get("/v2/nodes", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and b"<html" in page.content.lower()
+
+
+def test_admin_shows_jobs_with_masked_passwords() -> None:
+    body = copy.deepcopy(MIGRATION_REQUEST)
+    body["src_task"]["mysql_connection_config"]["mysql_password"] = "hunter2-plain"
+    APIClient().post("/v2/job/migration", {"migration_job_config": body}, format="json")
+    User.objects.create_superuser("admin", "admin@example.com", "pw")
+    client = Client()
+    client.login(username="admin", password="pw")
+    page = client.get("/admin/jobs/job/job1-migration/change/")
+    assert page.status_code == 200
+    assert b"hunter2-plain" not in page.content
+    assert b"&quot;mysql_password&quot;: &quot;*&quot;" in page.content
+    assert client.get("/admin/jobs/job/add/").status_code == 403
+    assert Job.objects.count() == 1
