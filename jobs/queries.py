@@ -7,11 +7,17 @@ import logging
 import uuid
 from typing import Any
 
+import pymysql
+
+from jobs import secrets
 from jobs.errors import BadRequest, JobNotFound
 from jobs.models import Allocation, Job
 from jobs.services import get_job, redis_client
 from replication import inspect
+from replication.checkpoint import load_checkpoint
 from replication.config import MySQLConnectionConfig
+from replication.errors import ReplicationError
+from replication.mysql import connect
 from replication.stats import StatsStore, TaskStats
 from replication.validation import validate_mysql_task
 
@@ -49,11 +55,32 @@ def monitor_task(allocation_id: str, task_name: str = "") -> dict[str, Any]:
 
 
 def job_gtid(job_id: str) -> str:
-    """The executed GTID set the job has applied, from its tasks' last published coordinates.
+    """The executed GTID set the job has applied.
 
-    The dest's record is preferred (what reached the target); the src's is the fallback.
+    For a MySQL target this is the checkpoint in the target (``dtle.binlog_checkpoint``, what
+    really committed there). Without one (Kafka target, nothing applied yet, target unreachable)
+    it is the gtid_set of the tasks' last published coordinates, dest first, then src.
     """
     job: Job = get_job(job_id)
+    dest_conn = job.config.get("dest_task", {}).get("mysql_connection_config")
+    if dest_conn is not None:
+        gtid = _checkpoint_gtid(job, secrets.plain_config(job.config))
+        if gtid is not None:
+            return gtid
+    return _stats_gtid(job)
+
+
+def _checkpoint_gtid(job: Job, config: dict[str, Any]) -> str | None:
+    cfg = MySQLConnectionConfig(**config["dest_task"]["mysql_connection_config"])
+    try:
+        checkpoint = load_checkpoint(lambda: connect(cfg), job.job_id)
+    except (ReplicationError, pymysql.err.MySQLError) as exc:
+        logger.warning("job %s: cannot read the checkpoint on the target: %s", job.job_id, exc)
+        return None
+    return None if checkpoint is None else checkpoint.executed.format()
+
+
+def _stats_gtid(job: Job) -> str:
     client = redis_client()
     try:
         store = StatsStore(client)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -82,8 +83,6 @@ def connection_params(params: dict[str, Any]) -> MySQLConnectionConfig:
     """The connection config of a MySQL route, decrypting an RSA-encrypted password."""
     password = params["mysql_password"]
     if params["is_mysql_password_encrypted"]:
-        from django.conf import settings
-
         try:
             password = decrypt_password(password, settings.RSA_PRIVATE_KEY_PATH)
         except ConfigError as exc:

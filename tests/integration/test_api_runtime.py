@@ -16,6 +16,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from jobs.models import Allocation, Job, Task, TaskEvent
+from replication.checkpoint import INSERT_SQL, ensure_table, load_checkpoint
 from replication.stats import StatsStore, TaskStats, stats_key
 from replication.transport import RedisTransport, stream_key
 from scripts.mariadb_sandbox import MariaDBServer
@@ -60,7 +61,8 @@ def allocate(job_id: str, kind: str) -> Allocation:
 
 @pytest.fixture
 def job(client: APIClient, job_id: str) -> str:
-    src = {"mysql_host": "127.0.0.1", "mysql_port": 3306, "mysql_user": "root",
+    # Nothing listens there: the gtid route falls back to the published stats.
+    src = {"mysql_host": "127.0.0.1", "mysql_port": closed_port(), "mysql_user": "root",
            "mysql_password": ""}
     return create_job(client, job_id.removesuffix("-migration"), src, src)
 
@@ -112,6 +114,26 @@ def test_monitor_reads_the_published_record(
 def test_gtid_of_a_job_without_stats_is_empty(client: APIClient, job: str) -> None:
     assert client.get("/v2/job/gtid", {"job_id": job}).json() == {"gtid": "", "message": "ok"}
     assert client.get("/v2/job/gtid", {"job_id": "nope"}).status_code == 404
+
+
+def test_gtid_comes_from_the_target_checkpoint(
+    client: APIClient, source_server: MariaDBServer, target_server: MariaDBServer, job_id: str
+) -> None:
+    job = create_job(client, job_id.removesuffix("-migration"),
+                     source_server.connection_config(), target_server.connection_config())
+    conn = target_server.connect()
+    try:
+        ensure_table(conn)
+        with conn.cursor() as cur:
+            cur.execute(INSERT_SQL, (job, 0, "0-101-7", "mysql-bin.000001", 100))
+        response = client.get("/v2/job/gtid", {"job_id": job})
+        applied = load_checkpoint(target_server.connect, job)
+        assert applied is not None and "0-101" in applied.executed.format()
+        assert response.json() == {"gtid": applied.executed.format(), "message": "ok"}
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM dtle.binlog_checkpoint WHERE job_id=%s", (job,))
+        conn.close()
 
 
 def validate(client: APIClient, body: Any, method: str = "post") -> dict[str, Any]:
