@@ -1,0 +1,251 @@
+"""Applies one source transaction to a MySQL target as one target transaction, exactly once.
+
+The rows and the checkpoint row go into the same target transaction. Statements are keyed by
+the target table's primary key (or first NOT NULL unique key):
+
+- INSERT: one multi-row ``INSERT`` (``executemany`` batches it); while replaying a window the
+  target may already contain, ``INSERT ... ON DUPLICATE KEY UPDATE`` instead.
+- UPDATE that keeps the key: a multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` of the full
+  after-image. On a consistent target the key exists, so it updates exactly that row; batching
+  keeps a 100k-row UPDATE to a few round trips. An UPDATE that changes the key is a plain
+  ``UPDATE ... WHERE key`` (replaying: delete the old key, upsert the new row).
+- DELETE: ``DELETE ... WHERE key IN (...)`` in batches.
+- Tables without a usable key: ``UPDATE``/``DELETE ... WHERE`` every column ``<=>`` its old value
+  ``LIMIT 1``, one statement per row and a full scan each on the target (the documented cost).
+
+Never ``REPLACE``: it deletes every row that collides on *any* unique key, rows the source kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from replication.changes import DDL, DELETE, INSERT, RowEvent, Transaction
+from replication.errors import TargetError
+from replication.mysql import quote_ident, quote_table
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout
+DDL_ALREADY_DONE = {1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1176}
+MAX_RETRIES = 5
+DELETE_BATCH = 1000
+
+ConnFactory = Callable[[], pymysql.connections.Connection]
+
+
+@dataclass(frozen=True)
+class TableKey:
+    """A target table's key columns (empty: no usable key) and its unique keys for writesets."""
+
+    key: tuple[str, ...]
+    uniques: tuple[tuple[str, ...], ...]
+
+
+class TableKeys:
+    """Caches the key of each target table; cleared after every DDL."""
+
+    def __init__(self, conn_factory: ConnFactory) -> None:
+        self._factory = conn_factory
+        self._cache: dict[tuple[str, str], TableKey] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def get(self, schema: str, table: str) -> TableKey:
+        with self._lock:
+            found = self._cache.get((schema, table))
+            if found is None:
+                found = self._cache[(schema, table)] = self._load(schema, table)
+            return found
+
+    def _load(self, schema: str, table: str) -> TableKey:
+        conn = self._factory()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT s.INDEX_NAME, s.COLUMN_NAME, c.IS_NULLABLE FROM information_schema.STATISTICS s "
+                    "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA=s.TABLE_SCHEMA AND "
+                    "c.TABLE_NAME=s.TABLE_NAME AND c.COLUMN_NAME=s.COLUMN_NAME "
+                    "WHERE s.TABLE_SCHEMA=%s AND s.TABLE_NAME=%s AND s.NON_UNIQUE=0 "
+                    "ORDER BY s.INDEX_NAME='PRIMARY' DESC, s.INDEX_NAME, s.SEQ_IN_INDEX", (schema, table))
+                rows = cur.fetchall()
+        finally:
+            conn.close()
+        indexes: dict[str, list[str]] = {}
+        nullable: set[str] = set()
+        for name, column, is_nullable in rows:
+            indexes.setdefault(name, []).append(column)
+            if is_nullable == "YES":
+                nullable.add(name)
+        uniques = tuple(tuple(cols) for cols in indexes.values())
+        usable = [tuple(cols) for name, cols in indexes.items() if name not in nullable]
+        return TableKey(usable[0] if usable else (), uniques)
+
+
+class MySQLApplier:
+    """Runs transactions on one target connection, with the checkpoint row in each."""
+
+    def __init__(self, conn_factory: ConnFactory, keys: TableKeys, checkpoint_sql: str) -> None:
+        self._factory = conn_factory
+        self._keys = keys
+        self._checkpoint_sql = checkpoint_sql
+        self._conn: pymysql.connections.Connection | None = None
+
+    def connection(self) -> pymysql.connections.Connection:
+        if self._conn is None:
+            self._conn = self._factory()
+            with self._conn.cursor() as cur:
+                # Row images carry TIMESTAMPs in UTC; foreign keys are the source's business.
+                cur.execute("SET time_zone='+00:00', foreign_key_checks=0, sql_mode=''")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not mask the cause
+                pass
+            self._conn = None
+
+    def apply(self, tx: Transaction, checkpoint_args: tuple, idempotent: bool) -> None:
+        """Apply ``tx`` and its checkpoint row in one target transaction, retrying deadlocks."""
+        for attempt in range(1, MAX_RETRIES + 1):
+            conn = self.connection()
+            try:
+                conn.begin()
+                with conn.cursor() as cur:
+                    for change in tx.changes:
+                        if isinstance(change, RowEvent):
+                            self._rows(cur, change, idempotent)
+                    cur.execute(self._checkpoint_sql, checkpoint_args)
+                conn.commit()
+                return
+            except pymysql.err.MySQLError as exc:
+                code = exc.args[0] if exc.args else 0
+                self._rollback()
+                if code in RETRYABLE and attempt < MAX_RETRIES:
+                    log.warning("retrying transaction %s after error %s (attempt %d)",
+                                tx.ident, code, attempt)
+                    time.sleep(0.05 * attempt)
+                    continue
+                raise TargetError(f"applying source transaction {tx.ident} failed: "
+                                  f"{exc.args[-1] if exc.args else exc}") from exc
+        raise AssertionError("unreachable")
+
+    def apply_ddl(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]], may_have_run: bool) -> None:
+        """Run the DDL (it commits by itself), then the checkpoint statements in one transaction."""
+        conn = self.connection()
+        for change in tx.changes:
+            if not isinstance(change, DDL):
+                continue
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(change.statement)
+            except pymysql.err.MySQLError as exc:
+                code = exc.args[0] if exc.args else 0
+                if may_have_run and code in DDL_ALREADY_DONE:
+                    log.warning("DDL of %s had already run before a restart (error %s)", tx.ident, code)
+                    continue
+                raise TargetError(f"DDL of source transaction {tx.ident} failed on the target: "
+                                  f"{exc.args[-1] if exc.args else exc}: {change.statement[:200]!r}") from exc
+        self._keys.clear()
+        conn.begin()
+        with conn.cursor() as cur:
+            for sql, args in checkpoint:
+                cur.execute(sql, args)
+        conn.commit()
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.rollback()
+        except pymysql.err.MySQLError:
+            self.close()
+
+    # -- statements -----------------------------------------------------------------------
+    def _rows(self, cur: Any, event: RowEvent, idempotent: bool) -> None:
+        table = quote_table(event.schema, event.table)
+        key = self._keys.get(event.schema, event.table).key
+        if key and not set(key) <= set(event.columns):
+            key = ()  # column_map_from left the key out: match on what we have
+        if event.kind == INSERT:
+            cur.executemany(_insert_sql(table, event.columns, upsert=idempotent), event.rows)
+        elif event.kind == DELETE:
+            self._delete(cur, table, event, key)
+        else:
+            self._update(cur, table, event, key, idempotent)
+
+    def _delete(self, cur: Any, table: str, event: RowEvent, key: tuple[str, ...]) -> None:
+        if not key:
+            sql = f"DELETE FROM {table} WHERE {_all_columns_match(event.columns)} LIMIT 1"
+            cur.executemany(sql, event.rows)
+            return
+        picks = [event.columns.index(k) for k in key]
+        for start in range(0, len(event.rows), DELETE_BATCH):
+            batch = event.rows[start:start + DELETE_BATCH]
+            if len(key) == 1:
+                marks = ",".join(["%s"] * len(batch))
+                args = [r[picks[0]] for r in batch]
+                cur.execute(f"DELETE FROM {table} WHERE {quote_ident(key[0])} IN ({marks})", args)
+            else:
+                tuple_marks = "(" + ",".join(["%s"] * len(key)) + ")"
+                marks = ",".join([tuple_marks] * len(batch))
+                cols = ",".join(quote_ident(k) for k in key)
+                args = [r[i] for r in batch for i in picks]
+                cur.execute(f"DELETE FROM {table} WHERE ({cols}) IN ({marks})", args)
+
+    def _update(self, cur: Any, table: str, event: RowEvent, key: tuple[str, ...], idempotent: bool) -> None:
+        columns = event.columns
+        if not key:
+            sets = ", ".join(f"{quote_ident(c)}=%s" for c in columns)
+            sql = f"UPDATE {table} SET {sets} WHERE {_all_columns_match(columns)} LIMIT 1"
+            cur.executemany(sql, [[*after, *before] for before, after in event.rows])
+            return
+        picks = [columns.index(k) for k in key]
+        upsert = _insert_sql(table, columns, upsert=True)
+        same: list[Any] = []
+        for before, after in event.rows:
+            if all(before[i] == after[i] for i in picks):
+                same.append(after)
+                continue
+            if same:  # keep row order: flush the batched same-key updates first
+                cur.executemany(upsert, same)
+                same = []
+            self._key_change(cur, table, columns, key, picks, before, after, idempotent)
+        if same:
+            cur.executemany(upsert, same)
+
+    def _key_change(self, cur: Any, table: str, columns: list[str], key: tuple[str, ...],
+                    picks: list[int], before: list, after: list, idempotent: bool) -> None:
+        where = " AND ".join(f"{quote_ident(k)}=%s" for k in key)
+        old_key = [before[i] for i in picks]
+        if idempotent:
+            cur.execute(f"DELETE FROM {table} WHERE {where}", old_key)
+            cur.execute(_insert_sql(table, columns, upsert=True), after)
+            return
+        sets = ", ".join(f"{quote_ident(c)}=%s" for c in columns)
+        cur.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*after, *old_key])
+
+
+def _insert_sql(table: str, columns: Sequence[str], upsert: bool) -> str:
+    cols = ",".join(quote_ident(c) for c in columns)
+    marks = ",".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+    if upsert:
+        sql += " ON DUPLICATE KEY UPDATE " + ",".join(
+            f"{quote_ident(c)}=VALUES({quote_ident(c)})" for c in columns)
+    return sql
+
+
+def _all_columns_match(columns: Sequence[str]) -> str:
+    return " AND ".join(f"{quote_ident(c)} <=> %s" for c in columns)

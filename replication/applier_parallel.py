@@ -1,0 +1,187 @@
+"""Parallel apply: ``parallel_workers`` connections commit independent transactions at once.
+
+The dest hands transactions over in binlog order, each with a sequence number ``seq``. The
+scheduler gives each one a dependency ``dep``: it may start once every ``seq <= dep`` has
+committed (the *low-water mark*). ``dep`` comes from
+
+- row keys (default): the writeset of a transaction is the set of (table, unique key, values)
+  of its before and after images; ``dep`` is the newest earlier transaction sharing one. The
+  history keeps ``dependency_history_size`` keys; when it overflows it is cleared and the next
+  transaction waits for everything before it;
+- the source's commit parents (``use_my_sql_dependency``): MySQL's ``last_committed`` (the
+  transaction may run once the one whose ``sequence_number`` equals it committed), or MariaDB's
+  group-commit id (members of one group commit run together).
+
+DDL, transactions on tables without a usable key, and anything unknown are barriers: they wait
+for every earlier transaction and every later one waits for them. Transactions commit out of
+order; each commits its own checkpoint row, and the low-water mark says what may be folded.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from replication.applier import MySQLApplier, TableKeys
+from replication.changes import UPDATE, RowEvent, Transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One unit of work for a worker."""
+
+    tx: Transaction
+    seq: int
+    dep: int
+    barrier: bool
+    run: Callable[[MySQLApplier], None]
+
+
+class DependencyTracker:
+    """Computes ``dep`` for each transaction in order (see the module docstring)."""
+
+    def __init__(self, keys: TableKeys, history_size: int, use_commit_parents: bool) -> None:
+        self._keys = keys
+        self._history_size = max(1, history_size)
+        self._use_parents = use_commit_parents
+        self._last_writer: dict[tuple, int] = {}
+        self._barrier = 0
+        self._by_sequence: dict[int, int] = {}  # MySQL sequence_number -> seq
+        self._group: tuple[int, int] = (0, 0)  # MariaDB (commit id, dep of its group)
+
+    def depends_on(self, tx: Transaction, seq: int) -> tuple[int, bool]:
+        """(dep, is_barrier) for transaction ``seq``."""
+        writeset = None if tx.is_ddl else self._writeset(tx)
+        if writeset is None:
+            self._barrier = seq
+            self._last_writer.clear()
+            return seq - 1, True
+        dep = self._barrier
+        if self._use_parents:
+            dep = max(dep, self._parent_dep(tx, seq))
+        else:
+            if len(self._last_writer) + len(writeset) > self._history_size:
+                self._last_writer.clear()
+                self._barrier = seq - 1
+                dep = seq - 1
+            for key in writeset:
+                dep = max(dep, self._last_writer.get(key, 0))
+        for key in writeset:
+            self._last_writer[key] = seq
+        return dep, False
+
+    def _parent_dep(self, tx: Transaction, seq: int) -> int:
+        if tx.sequence_number:  # MySQL logical clock
+            self._by_sequence[tx.sequence_number] = seq
+            parent = self._by_sequence.get(tx.last_committed)
+            if len(self._by_sequence) > self._history_size:
+                self._by_sequence = {tx.sequence_number: seq}
+            return parent if parent is not None else seq - 1
+        if tx.last_committed:  # MariaDB group-commit id
+            commit_id, group_dep = self._group
+            if commit_id != tx.last_committed:
+                self._group = (tx.last_committed, seq - 1)
+                return seq - 1
+            return group_dep
+        return seq - 1
+
+    def _writeset(self, tx: Transaction) -> set[tuple] | None:
+        keys: set[tuple] = set()
+        for change in tx.changes:
+            if not isinstance(change, RowEvent):
+                continue
+            table_key = self._keys.get(change.schema, change.table)
+            uniques = [u for u in table_key.uniques if set(u) <= set(change.columns)]
+            if not table_key.key or not uniques:
+                return None
+            index = {c: i for i, c in enumerate(change.columns)}
+            picks = [(u, [index[c] for c in u]) for u in uniques]
+            images = ([img for pair in change.rows for img in pair] if change.kind == UPDATE
+                      else change.rows)
+            for image in images:
+                for unique, cols in picks:
+                    # str() so 1 and Decimal('1.0') or 'a' and 'A' may collide: a false
+                    # dependency only costs parallelism, a missed one would cost correctness.
+                    values = tuple(str(image[i]).lower() for i in cols)
+                    keys.add((change.schema, change.table, unique, values))
+        return keys
+
+
+class WorkerPool:
+    """Threads, each with its own target connection, running jobs when their dep allows."""
+
+    def __init__(self, appliers: list[MySQLApplier], base_seq: int, max_pending: int = 64) -> None:
+        self._appliers = appliers
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_pending)
+        self._cond = threading.Condition()
+        self.low_water = base_seq
+        self._done: set[int] = set()
+        self._running_barrier = False
+        self.error: BaseException | None = None
+        self._threads = [threading.Thread(target=self._work, args=(a,), daemon=True,
+                                          name=f"applier-{i}") for i, a in enumerate(appliers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Job) -> None:
+        self._raise_error()
+        while True:
+            try:
+                self._queue.put(job, timeout=0.2)
+                return
+            except queue.Full:
+                self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _work(self, applier: MySQLApplier) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                applier.close()
+                return
+            try:
+                with self._cond:
+                    while self.low_water < job.dep and self.error is None:
+                        self._cond.wait(0.5)
+                    if self.error is not None:
+                        continue
+                job.run(applier)
+                self._finish(job.seq)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main loop, which raises it
+                log.error("applier worker failed on %s: %s", job.tx.ident, exc)
+                applier.close()
+                with self._cond:
+                    self.error = self.error or exc
+                    self._cond.notify_all()
+
+    def _finish(self, seq: int) -> None:
+        with self._cond:
+            self._done.add(seq)
+            while self.low_water + 1 in self._done:
+                self.low_water += 1
+                self._done.discard(self.low_water)
+            self._cond.notify_all()
+
+    def wait_for(self, seq: int, timeout: float) -> bool:
+        """Wait until everything up to ``seq`` committed; False on timeout."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.low_water >= seq or self.error is not None, timeout)
+        self._raise_error()
+        return self.low_water >= seq
+
+    def close(self) -> None:
+        for _ in self._threads:
+            try:
+                self._queue.put(None, timeout=5)
+            except queue.Full:
+                break
+        for thread in self._threads:
+            thread.join(timeout=10)

@@ -1,0 +1,319 @@
+"""The one adapter over python-mysql-replication: binlog events in, ``Transaction`` objects out.
+
+Everything library-specific stays here. The reader checks the source can be replicated from
+correctly before it streams, starts from an executed GTID set (MySQL) or a GTID position
+(MariaDB, which the library can only start from by GTID, so file/pos is translated with
+``BINLOG_GTID_POS``), groups events into whole transactions and yields ``None`` on idle
+heartbeats so the caller can flush batches and check its stop signal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.constants import FIELD_TYPE
+from pymysqlreplication.event import (
+    GtidEvent,
+    HeartbeatLogEvent,
+    MariadbGtidEvent,
+    NotImplementedEvent,
+    QueryEvent,
+    RotateEvent,
+    XidEvent,
+)
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from replication.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
+from replication.config import MySQLConnectionConfig, SrcTaskConfig
+from replication.errors import SourceError
+from replication.gtid import GtidSet
+from replication.position import BinlogPosition
+from replication.stop import StopSignal
+
+log = logging.getLogger(__name__)
+
+_COMPRESSED_EVENTS = {40, 165, 166, 167, 168, 169, 170, 171}  # MySQL payload, MariaDB *_COMPRESSED
+_ROW_KINDS = {WriteRowsEvent: INSERT, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
+_MARIADB_STANDALONE = 0x01
+_MARIADB_GROUP_COMMIT_ID = 0x02
+ER_MASTER_FATAL_READING_BINLOG = 1236
+
+TableScope = Callable[[str, str], bool]
+
+
+def replica_server_id(job_id: str) -> int:
+    """A stable server id per job, far from the small ids people give real servers."""
+    digest = int.from_bytes(hashlib.sha1(job_id.encode()).digest()[:4], "big")
+    return 1_000_000_000 + digest % 2_000_000_000
+
+
+def _variables(conn: pymysql.connections.Connection, names: list[str]) -> dict[str, str]:
+    with conn.cursor() as cur:
+        marks = ",".join(["%s"] * len(names))
+        cur.execute(f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({marks})", names)
+        return {str(k).lower(): str(v) for k, v in cur.fetchall()}
+
+
+def check_source(conn: pymysql.connections.Connection) -> bool:
+    """Refuse a source whose binlog cannot be replicated exactly; return whether it is MariaDB."""
+    mariadb = "mariadb" in conn.get_server_info().lower()
+    found = _variables(conn, ["log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
+                              "log_bin_compress", "binlog_transaction_compression"])
+    if found.get("log_bin", "OFF").upper() not in ("ON", "1"):
+        raise SourceError("the source has the binary log off (log_bin=OFF); enable it to replicate")
+    if found.get("binlog_format", "").upper() != "ROW":
+        raise SourceError(f"the source's binlog_format is {found.get('binlog_format')}; it must be ROW")
+    if found.get("binlog_row_image", "").upper() != "FULL":
+        raise SourceError(
+            f"the source's binlog_row_image is {found.get('binlog_row_image')}; it must be FULL")
+    if found.get("binlog_row_metadata", "").upper() != "FULL":
+        raise SourceError("the source's binlog_row_metadata must be FULL, so rows are decoded with "
+                          "the column names in force when they were written")
+    for name in ("log_bin_compress", "binlog_transaction_compression"):
+        if found.get(name, "OFF").upper() in ("ON", "1"):
+            raise SourceError(f"the source compresses its binlog ({name}=ON), which is not supported")
+    return mariadb
+
+
+def resolve_start(conn: pymysql.connections.Connection, src: SrcTaskConfig,
+                  mariadb: bool) -> BinlogPosition:
+    """Where an incremental-only job starts: its ``gtid``, ``binlog_file``/``pos`` or now."""
+    if src.gtid:
+        return BinlogPosition(gtid_set=GtidSet.parse(src.gtid, mariadb).format())
+    if src.binlog_file:
+        if not mariadb:
+            return BinlogPosition(src.binlog_file, src.binlog_pos or 4)
+        with conn.cursor() as cur:
+            cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (src.binlog_file, src.binlog_pos or 4))
+            row = cur.fetchone()
+        if row is None or row[0] is None:
+            raise SourceError(f"binlog position {src.binlog_file}:{src.binlog_pos} is not in the "
+                              "source's binlog (purged, or not a transaction boundary)")
+        pos = BinlogPosition(src.binlog_file, src.binlog_pos, row[0])
+        return BinlogPosition(pos.file, pos.pos, GtidSet.parse(row[0], True).format())
+    return current_position(conn, mariadb)
+
+
+def current_position(conn: pymysql.connections.Connection, mariadb: bool) -> BinlogPosition:
+    """The source's position now (``auto_gtid`` and the snapshot's consistent point)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW MASTER STATUS")
+        status = cur.fetchone()
+        if status is None:
+            raise SourceError("the source has the binary log off (SHOW MASTER STATUS is empty)")
+        if mariadb:
+            cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
+            gtid = GtidSet.parse(cur.fetchone()[0] or "", True).format()
+        else:
+            gtid = GtidSet.parse(status[4] or "", False).format() if len(status) > 4 else ""
+    return BinlogPosition(str(status[0]), int(status[1]), gtid)
+
+
+def _json_text(value: Any) -> Any:
+    """The library parses JSON columns into Python objects; the target wants JSON text."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace")
+        if isinstance(v, dict):
+            return {plain(k): plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+    return None if value is None else json.dumps(plain(value), ensure_ascii=False)
+
+
+class BinlogReader:
+    """Streams whole source transactions from a start position until stopped."""
+
+    def __init__(self, cfg: MySQLConnectionConfig, server_id: int, start: BinlogPosition,
+                 mariadb: bool, stop: StopSignal, in_scope: TableScope | None = None,
+                 heartbeat: float = 0.5) -> None:
+        self._cfg = cfg
+        self._server_id = server_id
+        self._start = start
+        self._mariadb = mariadb
+        self._stop = stop
+        self._in_scope = in_scope or (lambda schema, table: True)
+        self._heartbeat = heartbeat
+        # Transactions already yielded: after the library reconnects on its own it streams
+        # again from the start position, and MariaDB starts from the gap-free prefix.
+        self.seen = GtidSet.parse(start.gtid_set, mariadb) if start.gtid_set else GtidSet(mariadb)
+        self.file = start.file
+        self.pos = start.pos
+        self._stream: BinLogStreamReader | None = None
+
+    def _open(self) -> BinLogStreamReader:
+        settings = {"host": self._cfg.mysql_host, "port": int(self._cfg.mysql_port),
+                    "user": self._cfg.mysql_user, "password": self._cfg.mysql_password,
+                    "charset": "utf8mb4", "read_timeout": 30, "connect_timeout": 5}
+        kwargs: dict[str, Any] = {}
+        if self._mariadb:
+            kwargs.update(is_mariadb=True, auto_position=GtidSet.parse(
+                self._start.gtid_set, True).position() if self._start.gtid_set else "")
+        elif self._start.gtid_set:
+            kwargs["auto_position"] = self._start.gtid_set
+        else:
+            kwargs.update(log_file=self._start.file, log_pos=self._start.pos, resume_stream=True)
+        return BinLogStreamReader(
+            connection_settings=settings, server_id=self._server_id, blocking=True,
+            slave_heartbeat=self._heartbeat, filter_non_implemented_events=False,
+            only_events=[GtidEvent, MariadbGtidEvent, QueryEvent, XidEvent, RotateEvent,
+                         HeartbeatLogEvent, NotImplementedEvent, WriteRowsEvent,
+                         UpdateRowsEvent, DeleteRowsEvent],
+            enable_logging=False, **kwargs)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def _events(self) -> Iterator[Any]:
+        self._stream = self._open()
+        try:
+            yield from self._stream
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else 0
+            if code == ER_MASTER_FATAL_READING_BINLOG:
+                raise SourceError(
+                    f"the source cannot send its binlog from {self._start} (ERROR 1236: "
+                    f"{exc.args[-1]}); the position was probably purged. Replication stopped "
+                    "rather than skip ahead: restart the job with a full copy") from exc
+            raise
+        finally:
+            self.close()
+
+    def transactions(self) -> Iterator[Transaction | None]:
+        """Whole transactions in binlog order; ``None`` on heartbeats (time to check stop)."""
+        builder = _TxBuilder(self)
+        for event in self._events():
+            if self._stop.is_set():
+                return
+            tx = builder.feed(event)
+            if tx is _IDLE:
+                yield None
+            elif tx is not None:
+                if tx.gtid and tx.gtid in self.seen:
+                    continue
+                if tx.gtid:
+                    self.seen.add(tx.gtid)
+                yield tx
+
+    def row_event(self, event: Any) -> RowEvent | None:
+        """Decode a rows event of an in-scope table, with the names its table map carried."""
+        schema, table = event.schema, event.table
+        if not self._in_scope(schema, table):
+            return None
+        columns = [c.name for c in event.columns]
+        json_cols = [i for i, c in enumerate(event.columns) if c.type == FIELD_TYPE.JSON]
+        kind = _ROW_KINDS[type(event)]
+        rows: list[Any] = []
+        for row in event.rows:
+            if kind == UPDATE:
+                before = [row["before_values"][c] for c in columns]
+                after = [row["after_values"][c] for c in columns]
+                for i in json_cols:
+                    before[i], after[i] = _json_text(before[i]), _json_text(after[i])
+                rows.append([before, after])
+            else:
+                values = [row["values"][c] for c in columns]
+                for i in json_cols:
+                    values[i] = _json_text(values[i])
+                rows.append(values)
+        return RowEvent(schema, table, kind, columns, rows)
+
+
+class _Idle:
+    pass
+
+
+_IDLE: Any = _Idle()
+
+
+class _TxBuilder:
+    """Assembles events into transactions: GTID/BEGIN opens one, XID/COMMIT or a DDL closes it."""
+
+    def __init__(self, reader: BinlogReader) -> None:
+        self._reader = reader
+        self._tx: Transaction | None = None
+        self._implicit_end = False  # DDL without BEGIN ends at its own query event
+
+    def _open(self, event: Any, gtid: str = "") -> Transaction:
+        self._tx = Transaction(gtid, self._reader.file, 0, int(event.timestamp))
+        return self._tx
+
+    def _close(self, event: Any) -> Transaction | None:
+        tx, self._tx = self._tx, None
+        if tx is None:
+            return None
+        tx.file = self._reader.file
+        tx.pos = int(event.packet.log_pos)
+        tx.row_count = sum(len(c.rows) for c in tx.changes if isinstance(c, RowEvent))
+        self._reader.pos = tx.pos
+        return tx
+
+    def feed(self, event: Any) -> Any:
+        if isinstance(event, HeartbeatLogEvent):
+            return _IDLE
+        if isinstance(event, RotateEvent):
+            self._reader.file = event.next_binlog
+            return None
+        if isinstance(event, NotImplementedEvent) and event.event_type in _COMPRESSED_EVENTS:
+            raise SourceError("the source wrote a compressed binlog transaction, which cannot be "
+                              "decoded; turn binlog compression off and restart from a full copy")
+        if isinstance(event, MariadbGtidEvent):
+            tx = self._open(event, event.gtid)
+            self._implicit_end = bool(event.flags & _MARIADB_STANDALONE)
+            if event.flags & _MARIADB_GROUP_COMMIT_ID:
+                tx.last_committed = event.packet.read_uint64()
+            return None
+        if isinstance(event, GtidEvent):
+            tx = self._open(event, event.gtid)
+            tx.last_committed = int(getattr(event, "last_committed", 0) or 0)
+            tx.sequence_number = int(getattr(event, "sequence_number", 0) or 0)
+            self._implicit_end = True  # until a BEGIN says it is a multi-statement transaction
+            return None
+        if isinstance(event, XidEvent):
+            return self._close(event)
+        if isinstance(event, QueryEvent):
+            return self._query(event)
+        if type(event) in _ROW_KINDS:
+            return self._rows(event)
+        return None
+
+    def _query(self, event: Any) -> Transaction | None:
+        query = event.query.strip() if isinstance(event.query, str) else event.query.decode()
+        word = query.split(None, 1)[0].upper() if query else ""
+        if word == "BEGIN" or word.startswith("XA"):
+            if self._tx is None:
+                self._open(event)
+            self._implicit_end = False
+            return None
+        if word == "COMMIT":
+            return self._close(event)
+        if self._tx is None:
+            self._open(event)
+            self._implicit_end = True
+        schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
+        assert self._tx is not None
+        self._tx.changes.append(DDL(schema or "", query))
+        return self._close(event) if self._implicit_end else None
+
+    def _rows(self, event: Any) -> None:
+        if self._tx is None:  # rows outside a GTID/BEGIN: should not happen in ROW format
+            self._open(event)
+        row_event = self._reader.row_event(event)
+        if row_event is None or not row_event.rows:
+            return
+        assert self._tx is not None
+        last = self._tx.changes[-1] if self._tx.changes else None
+        if (isinstance(last, RowEvent) and last.kind == row_event.kind and last.table == row_event.table
+                and last.schema == row_event.schema and last.columns == row_event.columns):
+            last.rows.extend(row_event.rows)
+        else:
+            self._tx.changes.append(row_event)
