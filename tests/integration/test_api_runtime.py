@@ -294,3 +294,24 @@ def test_a_missing_key_file_is_a_400(client: APIClient, tmp_path: Path) -> None:
     assert response.status_code == 400
     assert "cannot read the RSA private key file" in response.json()["message"]
     assert Job.objects.count() == 0
+
+
+def test_state_changes_reach_the_scheduler_after_commit(
+    client: APIClient, job_id: str, redis_client: redis.Redis,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from jobs.coordination import get_redis, job_state_key
+
+    get_redis.cache_clear()  # the scheduler's client must use the test database
+    name = job_id.removesuffix("-migration")
+    body = {**MIGRATION_REQUEST, "job_name": name}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/v2/job/migration", {"migration_job_config": body}, format="json")
+    assert redis_client.get(job_state_key(job_id)) == b"running:1"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/v2/job/pause", {"job_id": job_id}).status_code == 200
+    assert redis_client.get(job_state_key(job_id)) == b"paused:1"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/v2/job/delete", {"job_id": job_id}).status_code == 200
+    assert redis_client.get(job_state_key(job_id)) is None
+    get_redis.cache_clear()
