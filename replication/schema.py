@@ -1,0 +1,161 @@
+"""Source table definitions for the full copy, and the DDL that recreates them on the target.
+
+``list_tables`` finds the in-scope base tables through the job's ``TableFilter`` and describes
+each one: its copied columns (``column_map_from`` order, generated columns left out), the key
+the copy pages by (the primary key, else the shortest unique key over NOT NULL columns, else
+none) and the ``SHOW CREATE`` text the target DDL is derived from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from replication.errors import ConfigError, SourceError
+from replication.filters import TableFilter, TableMapping
+from replication.mysql import quote_ident, quote_table
+from replication.values import ColumnInfo
+
+_CREATE_TABLE_HEAD = re.compile(r"^CREATE TABLE\s+`(?:[^`]|``)+`", re.IGNORECASE)
+_CREATE_DB_HEAD = re.compile(
+    r"^CREATE DATABASE\s+(?:/\*!32312 IF NOT EXISTS\*/\s+|IF NOT EXISTS\s+)?`(?:[^`]|``)+`",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One source table the full copy reads, and how."""
+
+    mapping: TableMapping
+    columns: tuple[ColumnInfo, ...]  # what is copied, in insert order
+    key: tuple[ColumnInfo, ...]  # () when the table has no usable key
+    create_table_sql: str
+    create_database_sql: str
+    rows_estimate: int = 0
+
+    @property
+    def name(self) -> str:
+        return quote_table(self.mapping.source_schema, self.mapping.source_table)
+
+
+def _query(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _all_columns(conn: Any, schema: str, table: str) -> list[tuple[ColumnInfo, bool]]:
+    """(column, is_generated) for every column in ordinal order."""
+    rows = _query(
+        conn,
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA, "
+        "GENERATION_EXPRESSION FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        (schema, table),
+    )
+    result = []
+    for name, data_type, charset, nullable, extra, generation in rows:
+        extra_text = _text(extra or "").upper()
+        generated = bool(generation) or any(
+            word in extra_text for word in ("GENERATED", "VIRTUAL", "PERSISTENT", "STORED")
+        )
+        info = ColumnInfo(_text(name), _text(data_type).lower(),
+                          _text(charset).lower() if charset else None, _text(nullable) == "YES")
+        result.append((info, generated))
+    return result
+
+
+def copied_columns(conn: Any, mapping: TableMapping) -> tuple[ColumnInfo, ...]:
+    """The source columns the copy reads, in the order it inserts them."""
+    columns = _all_columns(conn, mapping.source_schema, mapping.source_table)
+    if not mapping.columns:
+        return tuple(info for info, generated in columns if not generated)
+    by_name = {info.name: info for info, _ in columns}
+    missing = [c for c in mapping.columns if c not in by_name]
+    if missing:
+        raise ConfigError(f"column_map_from of {quote_table(mapping.source_schema, mapping.source_table)}"
+                          f" names unknown columns: {', '.join(missing)}")
+    return tuple(by_name[c] for c in mapping.columns)
+
+
+def choose_key(conn: Any, schema: str, table: str) -> tuple[ColumnInfo, ...]:
+    """The primary key, else the unique key over NOT NULL columns with the fewest columns."""
+    rows = _query(
+        conn,
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0 "
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        (schema, table),
+    )
+    indexes: dict[str, list[str]] = {}
+    for index_name, column in rows:
+        indexes.setdefault(_text(index_name), []).append(_text(column))
+    by_name = {info.name: info for info, _ in _all_columns(conn, schema, table)}
+    usable = {
+        name: cols for name, cols in indexes.items()
+        if all(c in by_name and not by_name[c].nullable for c in cols)
+    }
+    if not usable:
+        return ()
+    best = "PRIMARY" if "PRIMARY" in usable else min(usable, key=lambda n: (len(usable[n]), n))
+    return tuple(by_name[c] for c in usable[best])
+
+
+def _show_create(conn: Any, sql: str) -> str:
+    rows = _query(conn, sql)
+    if not rows:
+        raise SourceError(f"{sql} returned nothing")
+    return _text(rows[0][1])
+
+
+def describe_table(conn: Any, mapping: TableMapping, rows_estimate: int = 0) -> TableSpec:
+    """Everything the copy needs about one source table."""
+    table = quote_table(mapping.source_schema, mapping.source_table)
+    return TableSpec(
+        mapping=mapping,
+        columns=copied_columns(conn, mapping),
+        key=choose_key(conn, mapping.source_schema, mapping.source_table),
+        create_table_sql=_show_create(conn, f"SHOW CREATE TABLE {table}"),
+        create_database_sql=_show_create(
+            conn, f"SHOW CREATE DATABASE {quote_ident(mapping.source_schema)}"),
+        rows_estimate=rows_estimate,
+    )
+
+
+def list_tables(conn: Any, table_filter: TableFilter) -> list[TableSpec]:
+    """Every in-scope base table of the source, with its row estimate, largest first."""
+    rows = _query(
+        conn,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES "
+        "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME",
+    )
+    specs = []
+    for schema, table, estimate in rows:
+        mapping = table_filter.match(_text(schema), _text(table))
+        if mapping is not None:
+            specs.append(describe_table(conn, mapping, int(estimate)))
+    # Largest first, so the long tables start early and parallel readers finish together.
+    specs.sort(key=lambda s: -s.rows_estimate)
+    return specs
+
+
+def target_create_table(create_sql: str, target_schema: str, target_table: str) -> str:
+    """The source's ``SHOW CREATE TABLE`` text renamed to the target, as IF NOT EXISTS."""
+    head = f"CREATE TABLE IF NOT EXISTS {quote_table(target_schema, target_table)}"
+    renamed, count = _CREATE_TABLE_HEAD.subn(lambda _: head, create_sql, count=1)
+    if count != 1:
+        raise SourceError(f"unexpected SHOW CREATE TABLE output: {create_sql[:80]!r}")
+    return renamed
+
+
+def target_create_database(create_sql: str, target_schema: str) -> str:
+    """The source's ``SHOW CREATE DATABASE`` text renamed to the target, as IF NOT EXISTS."""
+    head = f"CREATE DATABASE IF NOT EXISTS {quote_ident(target_schema)}"
+    renamed, count = _CREATE_DB_HEAD.subn(lambda _: head, create_sql, count=1)
+    return renamed if count == 1 else head

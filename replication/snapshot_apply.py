@@ -1,0 +1,250 @@
+"""The dest side of the full copy: creating tables and applying chunks exactly once.
+
+Each chunk is applied in one target transaction together with its table's checkpoint row
+(``snapshot_checkpoint``), so a crash leaves either both or neither. A chunk is applied only when
+it is the next of its table: its number follows the checkpoint's and, for a keyed table, the key
+it continues after is byte-equal to the checkpoint's last key (equal by value, not by collation).
+An already applied chunk (redelivered after a restart) is skipped; a missing one is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pymysql
+
+from replication import snapshot_checkpoint as checkpoint
+from replication.config import JobConfig
+from replication.errors import TargetError
+from replication.mysql import quote_ident, quote_table
+from replication.schema import target_create_database, target_create_table
+from replication.snapshot_checkpoint import TableCheckpoint
+from replication.snapshot_messages import SnapshotChunk, SnapshotDone, SnapshotTable
+from replication.stats import STAGE_FULL, TaskStats
+
+log = logging.getLogger(__name__)
+
+ConnFactory = Callable[[], Any]
+STATEMENT_BYTES = 4 * 1024 * 1024
+# Modes that would reject values the source legitimately holds, or change literal parsing.
+_DROPPED_MODES = frozenset({"NO_BACKSLASH_ESCAPES", "NO_ZERO_DATE", "NO_ZERO_IN_DATE"})
+_PORTABLE_MODES = frozenset({
+    "STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "ALLOW_INVALID_DATES", "ANSI_QUOTES",
+    "ERROR_FOR_DIVISION_BY_ZERO", "NO_ENGINE_SUBSTITUTION", "NO_AUTO_VALUE_ON_ZERO",
+    "PIPES_AS_CONCAT", "REAL_AS_FLOAT", "IGNORE_SPACE", "HIGH_NOT_PRECEDENCE",
+})
+
+
+def target_sql_mode(source_mode: str, portable_only: bool = False) -> str:
+    """The session sql_mode to write copied rows with, derived from the source's."""
+    modes = [m for m in source_mode.split(",") if m and m not in _DROPPED_MODES]
+    if portable_only:
+        modes = [m for m in modes if m in _PORTABLE_MODES]
+    # An explicit 0 in an AUTO_INCREMENT column must stay 0, not draw a new value.
+    return ",".join([*modes, "NO_AUTO_VALUE_ON_ZERO"] if "NO_AUTO_VALUE_ON_ZERO" not in modes
+                    else modes)
+
+
+class SnapshotApplier:
+    """Applies full-copy messages to a MySQL target; ``apply`` returns False for others.
+
+    ``apply`` commits before it returns, so the caller may acknowledge the message right after.
+    ``done`` holds the ``SnapshotDone`` once it was applied.
+    """
+
+    def __init__(self, target_conn_factory: ConnFactory, job_id: str, job: JobConfig,
+                 stats: TaskStats, statement_bytes: int = STATEMENT_BYTES) -> None:
+        self._conn_factory = target_conn_factory
+        self._job_id = job_id
+        self._job = job
+        self._stats = stats
+        self._statement_bytes = statement_bytes
+        self._conn: Any = None
+        self._sql_mode: str | None = None
+        self._target_columns: dict[tuple[str, str], bytes] = {}
+        self.done: SnapshotDone | None = None
+
+    def apply(self, message: Any) -> bool:
+        """Apply one message if it belongs to the full copy; True if it did."""
+        if not isinstance(message, (SnapshotTable, SnapshotChunk, SnapshotDone)):
+            return False
+        conn = self._connection()
+        try:
+            if isinstance(message, SnapshotTable):
+                self._apply_table(conn, message)
+            elif isinstance(message, SnapshotChunk):
+                self._apply_chunk(conn, message)
+            else:
+                self._apply_done(conn, message)
+        except BaseException:
+            self.close()  # a failed transaction is not reused; the next apply reconnects
+            raise
+        return True
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except pymysql.err.Error:
+                pass
+            self._conn = None
+            self._sql_mode = None
+
+    # -- session -------------------------------------------------------------------------
+    def _connection(self) -> Any:
+        if self._conn is None:
+            conn = self._conn_factory()
+            checkpoint.ensure_table(conn)
+            with conn.cursor() as cur:
+                cur.execute("SET NAMES utf8mb4")
+                cur.execute("SET SESSION foreign_key_checks = 0, unique_checks = 0, "
+                            "time_zone = '+00:00'")
+                cur.execute(f"SELECT IFNULL(SUM(rows_done), 0) FROM {checkpoint.TABLE} "
+                            "WHERE job_id = %s AND source_table <> ''", (self._job_id,))
+                done = int(cur.fetchone()[0])
+            conn.autocommit(False)
+            self._stats.exec_master_row_count = max(self._stats.exec_master_row_count, done)
+            self._conn = conn
+        return self._conn
+
+    def _set_sql_mode(self, conn: Any, source_mode: str) -> None:
+        if source_mode == self._sql_mode:
+            return
+        with conn.cursor() as cur:
+            try:
+                cur.execute("SET SESSION sql_mode = %s", (target_sql_mode(source_mode),))
+            except pymysql.err.MySQLError:
+                # A mode the target's server does not know (MySQL vs MariaDB names).
+                cur.execute("SET SESSION sql_mode = %s", (target_sql_mode(source_mode, True),))
+        self._sql_mode = source_mode
+
+    # -- tables --------------------------------------------------------------------------
+    def _apply_table(self, conn: Any, msg: SnapshotTable) -> None:
+        self._stats.stage = STAGE_FULL
+        self._stats.read_master_row_count = max(self._stats.read_master_row_count,
+                                                msg.job_rows_estimate)
+        target = quote_table(msg.target_schema, msg.target_table)
+        with conn.cursor() as cur:
+            cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
+                                       lock=False)
+        conn.commit()
+        if cp.seq > 0:
+            log.info("job %s: table %s already being copied; keeping it", self._job_id, target)
+            return
+        if msg.column_map or self._job.src_task.skip_create_db_table:
+            self._require_table(conn, msg.target_schema, msg.target_table)
+            return
+        self._set_sql_mode(conn, msg.sql_mode)
+        with conn.cursor() as cur:
+            cur.execute(target_create_database(msg.create_database_sql, msg.target_schema))
+            if self._job.src_task.drop_table_if_exists:
+                cur.execute(f"DROP TABLE IF EXISTS {target}")
+            # Unqualified names in the DDL (foreign keys) resolve in the target schema.
+            conn.select_db(msg.target_schema)
+            cur.execute(target_create_table(msg.create_table_sql, msg.target_schema,
+                                            msg.target_table))
+        conn.commit()
+        log.info("job %s: created table %s", self._job_id, target)
+
+    def _require_table(self, conn: Any, schema: str, table: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                        "AND TABLE_NAME = %s", (schema, table))
+            found = cur.fetchone() is not None
+        conn.commit()
+        if not found:
+            raise TargetError(f"target table {quote_table(schema, table)} does not exist; "
+                              "create it first (column_map_from / skip_create_db_table)")
+
+    def _insert_head(self, conn: Any, msg: SnapshotChunk) -> bytes:
+        key = (msg.target_schema, msg.target_table)
+        if key not in self._target_columns:
+            names = msg.columns
+            if msg.column_map:
+                names = self._mapped_target_columns(conn, msg)
+            cols = ", ".join(quote_ident(n) for n in names)
+            target = quote_table(msg.target_schema, msg.target_table)
+            self._target_columns[key] = f"INSERT INTO {target} ({cols}) VALUES ".encode()
+        return self._target_columns[key]
+
+    def _mapped_target_columns(self, conn: Any, msg: SnapshotChunk) -> list[str]:
+        """Same-named target columns if all exist, else the target's own columns in order."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT COLUMN_NAME, GENERATION_EXPRESSION FROM information_schema.COLUMNS"
+                        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                        (msg.target_schema, msg.target_table))
+            target = [str(name) for name, generated in cur.fetchall() if not generated]
+        if all(c in target for c in msg.columns):
+            return list(msg.columns)
+        if len(target) != len(msg.columns):
+            raise TargetError(
+                f"column_map_from of {quote_table(msg.source_schema, msg.source_table)} names "
+                f"{len(msg.columns)} columns but {quote_table(msg.target_schema, msg.target_table)}"
+                f" has {len(target)}")
+        return target
+
+    # -- chunks --------------------------------------------------------------------------
+    def _apply_chunk(self, conn: Any, msg: SnapshotChunk) -> None:
+        self._set_sql_mode(conn, msg.sql_mode)
+        head = self._insert_head(conn, msg)
+        with conn.cursor() as cur:
+            cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
+                                       lock=True)
+            if not self._continues(msg, cp):
+                conn.rollback()
+                return
+            rows_before = cp.rows_done
+            if msg.keyless and msg.restart and cp.seq > 0:
+                cur.execute(f"DELETE FROM {quote_table(msg.target_schema, msg.target_table)}")
+                rows_before = 0
+            self._insert(cur, head, msg.rows)
+            resumed = cp.seq > 0 and not (msg.keyless and msg.restart)
+            checkpoint.write_table(cur, self._job_id, msg.source_schema, msg.source_table,
+                                   TableCheckpoint(
+                                       msg.seq, msg.last_key, rows_before + len(msg.rows),
+                                       msg.keyless, msg.last,
+                                       cp.start if resumed else msg.position, msg.position))
+        conn.commit()
+        self._stats.exec_master_row_count += len(msg.rows)
+        if msg.last:
+            log.info("job %s: table %s copied, %d rows (full copy %s%%)", self._job_id,
+                     quote_table(msg.target_schema, msg.target_table),
+                     rows_before + len(msg.rows), self._stats.progress()[0])
+
+    def _continues(self, msg: SnapshotChunk, cp: TableCheckpoint) -> bool:
+        """True to apply ``msg``; False when already applied; raises on a gap."""
+        table = quote_table(msg.source_schema, msg.source_table)
+        if msg.seq <= cp.seq:
+            log.debug("job %s: chunk %d of %s already applied", self._job_id, msg.seq, table)
+            return False
+        if msg.seq > cp.seq + 1:
+            raise TargetError(f"full copy of {table}: chunk {msg.seq} arrived but the target "
+                              f"holds chunks up to {cp.seq}; chunks are missing")
+        if not msg.keyless and msg.after_key != cp.last_key:
+            raise TargetError(f"full copy of {table}: chunk {msg.seq} does not continue after "
+                              "the last key the target holds")
+        return True
+
+    def _insert(self, cur: Any, head: bytes, rows: list[bytes]) -> None:
+        """Multi-row INSERTs of at most ``statement_bytes`` each (one row may exceed it)."""
+        batch: list[bytes] = []
+        size = len(head)
+        for row in rows:
+            if batch and size + len(row) + 1 > self._statement_bytes:
+                cur.execute(head + b",".join(batch))
+                batch, size = [], len(head)
+            batch.append(row)
+            size += len(row) + 1
+        if batch:
+            cur.execute(head + b",".join(batch))
+
+    def _apply_done(self, conn: Any, msg: SnapshotDone) -> None:
+        with conn.cursor() as cur:
+            checkpoint.mark_done(cur, self._job_id, msg.start, msg.end, msg.rows)
+        conn.commit()
+        self.done = msg
+        self._stats.copy_done = True
+        log.info("job %s: full copy complete: %d tables, %d rows; incremental from %s",
+                 self._job_id, msg.tables, msg.rows, msg.start)

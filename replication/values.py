@@ -1,0 +1,125 @@
+"""Exact value transfer for the full copy: the source server renders each row as SQL literals.
+
+The snapshot SELECT does not fetch typed values and convert them in Python (lossy for FLOAT,
+zero dates and non-UTF-8 text, and slow): it asks the source to print each row as the text of a
+``VALUES`` tuple, e.g. ``(1,'a\\'b',_gbk X'D6D0',X'00FF',NULL)``. The target parses exactly what the
+source printed, so every type round-trips as the server itself represents it:
+
+- integers, DECIMAL, DOUBLE: the server's own text (DOUBLE prints the shortest exact form);
+  FLOAT is widened to DOUBLE first, because FLOAT's text keeps only 6 digits;
+- dates, times, TIMESTAMP (session time zone +00:00 on both sides), YEAR: quoted text, so
+  ``'0000-00-00'``, ``'-838:59:59.000000'`` and YEAR ``'0000'`` come back as they were;
+- UTF-8 text (utf8mb3, utf8mb4, ascii), ENUM, SET, JSON: ``QUOTE()`` of the UTF-8 text;
+- any other character set (latin1, gbk, ...): hex of the stored bytes with the column's charset
+  introducer (``_gbk X'..'``), so no conversion can touch them;
+- binary strings, BLOB, GEOMETRY: ``X'..'`` hex of the bytes; BIT: its unsigned number.
+
+Key columns are rendered a second way (``key_literal_sql``): strings as ``_charset X'..'`` without
+any collation, so a keyset comparison on the source uses the column's own collation, and two keys
+are equal exactly when their rendered bytes are equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from replication.mysql import quote_ident
+
+# Every piece of a rendered row is forced to one collation, so CONCAT never meets an "illegal mix".
+_ROW_COLLATION = "utf8mb4_bin"
+_UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
+_NUMERIC = frozenset({
+    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
+    "double", "real", "double precision",
+})
+_TEMPORAL = frozenset({"date", "datetime", "timestamp", "time", "year"})
+_BINARY = frozenset({
+    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+    "multipolygon", "geometrycollection",
+})
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What the full copy needs to know of one source column."""
+
+    name: str
+    data_type: str  # information_schema.COLUMNS.DATA_TYPE, lower case
+    charset: str | None = None  # CHARACTER_SET_NAME; None for non-string types
+    nullable: bool = True
+
+    @property
+    def is_binary_string(self) -> bool:
+        return self.data_type in _BINARY or (self.charset == "binary")
+
+
+def _text_literal(col: str, charset: str | None) -> str:
+    if charset in _UTF8_CHARSETS or charset is None:
+        return f"QUOTE(CONVERT({col} USING utf8mb4)) COLLATE {_ROW_COLLATION}"
+    return f"IFNULL(CONCAT('_{charset} X''', HEX({col}), ''''), 'NULL')"
+
+
+def literal_sql(column: ColumnInfo) -> str:
+    """A SQL expression printing ``column`` as a SQL literal (``NULL`` for NULL)."""
+    col = quote_ident(column.name)
+    kind = column.data_type
+    if kind in _NUMERIC:
+        return f"IFNULL({col}, 'NULL')"
+    if kind == "float":
+        return f"IFNULL(CAST({col} AS DOUBLE), 'NULL')"
+    if kind == "bit":
+        return f"IFNULL({col} + 0, 'NULL')"
+    if kind in _TEMPORAL:
+        return f"QUOTE({col})"
+    if column.is_binary_string:
+        return f"IFNULL(CONCAT('X''', HEX({col}), ''''), 'NULL')"
+    return _text_literal(col, column.charset)
+
+
+def key_literal_sql(column: ColumnInfo) -> str:
+    """Like ``literal_sql`` but collation-neutral, for keyset comparisons and key equality."""
+    kind = column.data_type
+    if kind in _NUMERIC or kind in ("float", "bit") or kind in _TEMPORAL:
+        return literal_sql(column)
+    col = quote_ident(column.name)
+    if column.is_binary_string:
+        return f"IFNULL(CONCAT('X''', HEX({col}), ''''), 'NULL')"
+    charset = column.charset or "utf8mb4"
+    return f"IFNULL(CONCAT('_{charset} X''', HEX({col}), ''''), 'NULL')"
+
+
+def row_sql(columns: tuple[ColumnInfo, ...]) -> str:
+    """One expression printing a whole row as ``(v1,v2,...)``."""
+    parts = ", ".join(literal_sql(c) for c in columns)
+    return f"CONCAT('(', CONCAT_WS(',', {parts}), ')')"
+
+
+def key_sql(columns: tuple[ColumnInfo, ...]) -> str:
+    """One expression printing the key of a row as ``v1,v2``; compare it as bytes."""
+    return "CONCAT_WS(',', " + ", ".join(key_literal_sql(c) for c in columns) + ")"
+
+
+def split_key(key: bytes, width: int) -> list[bytes]:
+    """The rendered literals of a key made by ``key_sql``, one per column.
+
+    Literals are numbers, quoted temporal text or hex, none of which can hold a comma, so
+    splitting on commas is exact.
+    """
+    parts = key.split(b",")
+    if len(parts) != width:
+        raise ValueError(f"key has {len(parts)} parts, expected {width}")
+    return parts
+
+
+def after_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> bytes:
+    """``WHERE`` text selecting rows whose key sorts after the given key, index-friendly.
+
+    MariaDB does not use an index for a row comparison ``(a,b) > (x,y)``, so it is spelled out:
+    ``a >= x AND (a > x OR (a = x AND b > y))``.
+    """
+    cols = [quote_ident(c).encode() for c in key_columns]
+    expr = cols[-1] + b" > " + literals[-1]
+    for col, lit in zip(reversed(cols[:-1]), reversed(literals[:-1]), strict=True):
+        expr = col + b" > " + lit + b" OR (" + col + b" = " + lit + b" AND (" + expr + b"))"
+    return cols[0] + b" >= " + literals[0] + b" AND (" + expr + b")"

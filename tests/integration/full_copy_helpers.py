@@ -1,0 +1,101 @@
+"""Helpers for the full-copy tests: a job config, an in-process copy, and table checksums."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import redis
+
+from replication.config import (
+    JobConfig,
+    JobType,
+    MySQLConnectionConfig,
+    MySQLDestTaskConfig,
+    SchemaRule,
+    SrcTaskConfig,
+)
+from replication.mysql import connect, quote_ident
+from replication.position import BinlogPosition
+from replication.snapshot import SnapshotReader
+from replication.snapshot_apply import SnapshotApplier
+from replication.snapshot_checkpoint import load_snapshot_resume
+from replication.stats import TaskStats
+from replication.stop import ManualStop
+from replication.transport import RedisTransport
+from scripts.mariadb_sandbox import MariaDBServer
+
+
+def mysql_config(server: MariaDBServer) -> MySQLConnectionConfig:
+    return MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
+
+
+def make_job(job_id: str, source: MariaDBServer, target: MariaDBServer,
+             do_db: tuple[SchemaRule, ...] = (), **src: Any) -> JobConfig:
+    return JobConfig(
+        job_id=job_id, job_name=job_id.rsplit("-", 1)[0], job_type=JobType.MIGRATION,
+        src_task=SrcTaskConfig(mysql_config(source), replicate_do_db=do_db, **src),
+        dest_task=MySQLDestTaskConfig(mysql_config(target)),
+    )
+
+
+def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2,
+             capacity: int = 8, timeout: float = 120.0) -> tuple[BinlogPosition, SnapshotApplier]:
+    """Reader in a thread, applier receiving and acknowledging here, until SnapshotDone."""
+    src_cfg, dest_cfg = job.src_task.mysql_connection_config, job.dest_task.mysql_connection_config
+
+    def target() -> Any:
+        return connect(dest_cfg)
+
+    stop = ManualStop()
+    src_transport = RedisTransport(client, job.job_id, capacity=capacity, stop=stop)
+    dest_transport = RedisTransport(client, job.job_id, capacity=capacity)
+    reader = SnapshotReader(lambda: connect(src_cfg), job, src_transport, TaskStats(), stop,
+                            lambda: load_snapshot_resume(target, job.job_id), workers=workers)
+    applier = SnapshotApplier(target, job.job_id, job, TaskStats())
+    result: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            result["position"] = reader.run()
+        except BaseException as exc:  # reported by the main thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    try:
+        while applier.done is None:
+            if "error" in result:
+                raise result["error"]
+            for entry in dest_transport.receive(count=16, block_ms=100):
+                applier.apply(entry.message)
+                dest_transport.ack(entry.entry_id)
+        thread.join(timeout)
+    finally:
+        stop.set()
+        applier.close()
+        src_transport.delete()
+    return result["position"], applier
+
+
+def _checksum_expr(name: str, data_type: str) -> str:
+    col = quote_ident(name)
+    if data_type == "float":
+        col = f"CAST({col} AS DOUBLE)"
+    return f"HEX(CAST({col} AS BINARY)), ISNULL({col})"
+
+
+def table_checksum(server: MariaDBServer, schema: str, table: str,
+                   columns: list[str] | None = None, where: str = "") -> tuple[int, int]:
+    """(row count, BIT_XOR of a CRC32 per row) over ``columns`` (default: all)."""
+    types = dict(server.execute(
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+        "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table)))
+    names = columns or list(types)
+    exprs = ", ".join(_checksum_expr(n, types[n]) for n in names)
+    sql = (f"SELECT COUNT(*), IFNULL(BIT_XOR(CRC32(CONCAT_WS('#', {exprs}))), 0) "
+           f"FROM {quote_ident(schema)}.{quote_ident(table)}")
+    if where:
+        sql += f" WHERE {where}"
+    count, crc = server.execute(sql)[0]
+    return int(count), int(crc)
