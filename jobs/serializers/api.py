@@ -12,7 +12,6 @@ from jobs.queries import LOG_LEVELS
 from jobs.serializers.config import (
     JobConfigSerializer,
     MySQLConnectionConfigSerializer,
-    StrictSerializer,
     SubscriptionJobConfigSerializer,
 )
 
@@ -31,8 +30,9 @@ class MessageSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="\"ok\", or what went wrong.")
 
 
-class JobIdSerializer(StrictSerializer):
-    """The job a pause, resume, delete, detail or gtid request is about."""
+class JobIdSerializer(serializers.Serializer):
+    """The job a pause, resume, delete, detail or gtid request is about (other fields, such as
+    a browser's ``format``, are ignored)."""
 
     job_id = serializers.CharField(max_length=64, help_text="Job id, e.g. job1-migration.")
 

@@ -222,3 +222,20 @@ def test_an_unknown_allocation_id_is_refused(client: APIClient) -> None:
     response = client.get("/v2/monitor/task", {"allocation_id": str(uuid.uuid4()),
                                                 "task_name": "src"})
     assert response.status_code == 404 and "does not exist" in response.json()["message"]
+
+
+def test_a_form_with_the_config_as_json_text_is_accepted(client: APIClient) -> None:
+    import json
+
+    response = client.post("/v2/job/sync", {"sync_job_config": json.dumps(MIGRATION_REQUEST)})
+    assert response.status_code == 200, response.json()
+    assert response.json()["job"]["job_id"] == "job1-sync"
+    broken = client.post("/v2/job/sync", {"sync_job_config": "{oops"})
+    assert broken.status_code == 400 and broken.json()["message"].startswith("sync_job_config:")
+    assert list(Job.objects.values_list("job_id", flat=True)) == ["job1-sync"]
+
+
+def test_detail_ignores_extra_query_parameters(client: APIClient) -> None:
+    create(client, "migration", MIGRATION_REQUEST)
+    response = client.get("/v2/job/migration/detail?job_id=job1-migration&format=json")
+    assert response.status_code == 200 and response.json()["job_id"] == "job1-migration"
