@@ -177,7 +177,7 @@ class SnapshotReader:
     def _log_start(self, spec: TableSpec, cp: TableCheckpoint) -> None:
         job_id = self._job.job_id
         if cp.seq > 0 and spec.key:
-            log.info("job %s: resuming table %s after key #%d (%d rows already copied)",
+            log.info("job %s: resuming table %s after the last key of chunk %d (%d rows already copied)",
                      job_id, spec.name, cp.seq, cp.rows_done)
             log.debug("job %s: table %s resumes after key %r", job_id, spec.name, cp.last_key)
         elif cp.seq > 0:
