@@ -117,7 +117,8 @@ class MySQLApplier:
                 pass
             self._conn = None
 
-    def apply(self, tx: Transaction, checkpoint_args: tuple, idempotent: bool) -> None:
+    def apply(self, tx: Transaction, checkpoint_args: tuple,
+              idempotent: frozenset[tuple[str, str]] = frozenset()) -> None:
         """Apply ``tx`` and its checkpoint row in one target transaction, retrying deadlocks."""
         for attempt in range(1, MAX_RETRIES + 1):
             conn = self.connection()
@@ -126,7 +127,7 @@ class MySQLApplier:
                 with conn.cursor() as cur:
                     for change in tx.changes:
                         if isinstance(change, RowEvent):
-                            self._rows(cur, change, idempotent)
+                            self._rows(cur, change, (change.schema, change.table) in idempotent)
                     cur.execute(self._checkpoint_sql, checkpoint_args)
                 conn.commit()
                 return

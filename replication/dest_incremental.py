@@ -18,7 +18,7 @@ import pymysql
 
 from replication.applier import MySQLApplier, TableKeys
 from replication.applier_parallel import DependencyTracker, Job, WorkerPool
-from replication.changes import IncrementalStart, Transaction, TransactionGroup
+from replication.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
 from replication.checkpoint import (
     INSERT_SQL,
     PENDING_DDL_SEQ,
@@ -36,14 +36,26 @@ from replication.stats import TaskStats
 log = logging.getLogger(__name__)
 
 ConnFactory = Callable[[], pymysql.connections.Connection]
+# (target schema, target table) -> (snapshot start, snapshot end) of that table's full copy.
+TableWindows = dict[tuple[str, str], tuple[BinlogPosition, BinlogPosition]]
 FOLD_INTERVAL = 1.0
+
+
+def _before(tx: Transaction, position: BinlogPosition, cache: dict[str, GtidSet]) -> bool:
+    """Whether ``tx`` is part of what a snapshot taken at ``position`` saw."""
+    if tx.gtid and position.gtid_set:
+        parsed = cache.get(position.gtid_set)
+        if parsed is None:
+            parsed = cache[position.gtid_set] = GtidSet.parse(position.gtid_set)
+        return tx.gtid in parsed
+    return bool(position.file) and (tx.file, tx.pos) <= (position.file, position.pos)
 
 
 class IncrementalApplier:
     """Applies transaction groups with ``parallel_workers`` connections."""
 
     def __init__(self, job_id: str, cfg: MySQLDestTaskConfig, conn_factory: ConnFactory,
-                 stats: TaskStats) -> None:
+                 stats: TaskStats, windows: Callable[[], TableWindows] | None = None) -> None:
         self.job_id = job_id
         self._factory = conn_factory
         self._stats = stats
@@ -67,7 +79,9 @@ class IncrementalApplier:
         self._empty: list[Transaction] = []
         self._inflight: dict[int, Transaction] = {}
         self._next_fold = time.monotonic() + FOLD_INTERVAL
-        self._replay_set: GtidSet | None = None
+        self._load_windows = windows or dict
+        self._windows: TableWindows | None = None
+        self._parsed: dict[str, GtidSet] = {}
 
     @property
     def started(self) -> bool:
@@ -77,7 +91,7 @@ class IncrementalApplier:
         """Record the start position (first time only) and reload the checkpoint."""
         self._store.start(message.position, message.replay_until)
         self.checkpoint = load_checkpoint(self._factory, self.job_id)
-        self._replay_set = None
+        self._windows = None
 
     def _ensure_checkpoint(self, group: TransactionGroup) -> Checkpoint:
         if self.checkpoint is None:
@@ -87,16 +101,27 @@ class IncrementalApplier:
             self.checkpoint = Checkpoint(GtidSet(mariadb))
         return self.checkpoint
 
-    def _idempotent(self, tx: Transaction) -> bool:
-        """Whether ``tx`` lies in the window the full copy may already have captured."""
+    def _stitch(self, tx: Transaction) -> frozenset[tuple[str, str]]:
+        """Inside the full copy's window, per table: drop changes its copy already holds (the
+        table was read after them) and return the tables to write idempotently (read in
+        several snapshots around them); outside the window nothing changes."""
         until = self.checkpoint.replay_until if self.checkpoint else None
-        if until is None:
-            return False
-        if tx.gtid and until.gtid_set:
-            if self._replay_set is None:
-                self._replay_set = GtidSet.parse(until.gtid_set)
-            return tx.gtid in self._replay_set
-        return (tx.file, tx.pos) <= (until.file, until.pos)
+        if until is None or not _before(tx, until, self._parsed):
+            return frozenset()
+        if self._windows is None:
+            self._windows = self._load_windows()
+        kept, idempotent = [], set()
+        for change in tx.changes:
+            window = (self._windows.get((change.schema, change.table))
+                      if isinstance(change, RowEvent) else None)
+            if window is None:
+                kept.append(change)
+            elif not _before(tx, window[0], self._parsed):
+                kept.append(change)
+                if _before(tx, window[1], self._parsed):
+                    idempotent.add((change.schema, change.table))
+        tx.changes = kept
+        return frozenset(idempotent)
 
     def submit(self, group: TransactionGroup) -> int:
         """Hand a group's transactions to the workers; return the seq that covers the group."""
@@ -109,16 +134,17 @@ class IncrementalApplier:
             else:
                 checkpoint.applied_positions.add((tx.file, tx.pos))
             self._stats.read_master_tx_count += 1
+            idempotent = self._stitch(tx)
             if not tx.changes:
                 self._empty.append(tx)
                 continue
-            self._dispatch(tx)
+            self._dispatch(tx, idempotent)
         if self._empty:
             last = self._empty[-1]
-            self._dispatch(Transaction(last.gtid, last.file, last.pos, last.timestamp))
+            self._dispatch(Transaction(last.gtid, last.file, last.pos, last.timestamp), frozenset())
         return self._seq
 
-    def _dispatch(self, tx: Transaction) -> None:
+    def _dispatch(self, tx: Transaction, idempotent: frozenset[tuple[str, str]]) -> None:
         self._seq += 1
         seq = self._seq
         gtids = GtidSet(self.checkpoint.executed.mariadb if self.checkpoint else False)
@@ -131,8 +157,6 @@ class IncrementalApplier:
         if tx.is_ddl:
             run = self._ddl_runner(tx, row)
         else:
-            idempotent = self._idempotent(tx)
-
             def run(applier: MySQLApplier, tx: Transaction = tx) -> None:
                 applier.apply(tx, row, idempotent)
         self._inflight[seq] = tx

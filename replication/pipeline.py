@@ -26,11 +26,15 @@ from replication.binlog import BinlogReader, check_source, replica_server_id, re
 from replication.changes import IncrementalStart, TransactionGroup
 from replication.checkpoint import load_checkpoint
 from replication.config import MySQLDestTaskConfig
-from replication.dest_incremental import IncrementalApplier
+from replication.dest_incremental import IncrementalApplier, TableWindows
 from replication.errors import ConfigError
 from replication.filters import TableFilter
 from replication.position import BinlogPosition
 from replication.rowfilter import RowFilter, WhereEvaluator
+from replication.snapshot import SnapshotReader
+from replication.snapshot_apply import SnapshotApplier
+from replication.snapshot_checkpoint import load_snapshot_resume
+from replication.snapshot_messages import SNAPSHOT_MESSAGES, SnapshotDone
 from replication.src_incremental import IncrementalSource
 from replication.stats import STAGE_CONNECTING
 from replication.task import TaskContext
@@ -51,14 +55,6 @@ def target_factory(ctx: TaskContext) -> ConnFactory:
         raise ConfigError("this job's dest is not a MySQL target")
     cfg = dest.mysql_connection_config
     return lambda: mysql.connect(cfg)
-
-
-def _snapshot_module() -> Any | None:
-    try:
-        from replication import snapshot
-    except ImportError:
-        return None
-    return snapshot
 
 
 class SrcRunner:
@@ -98,7 +94,7 @@ class SrcRunner:
         if src.incremental_only:
             start = resolve_start(conn, src, mariadb)
             return start, IncrementalStart(start)
-        return self._full_copy(last)
+        return self._full_copy()
 
     def _target_checkpoint(self) -> Any:
         try:
@@ -106,12 +102,23 @@ class SrcRunner:
         except ConfigError:
             return None  # a Kafka dest keeps its own checkpoint
 
-    def _full_copy(self, last: Any) -> tuple[BinlogPosition | None, IncrementalStart | None]:
-        snapshot = _snapshot_module()
-        if snapshot is None:
-            raise ConfigError("full copy is not available in this build; give the job a gtid, "
-                              "binlog_file or auto_gtid to start incrementally")
-        return snapshot_then_position(self.ctx, snapshot, last)
+    def _full_copy(self) -> tuple[BinlogPosition | None, IncrementalStart | None]:
+        """Run or resume the full copy; the binlog then starts at its earliest position."""
+        ctx = self.ctx
+        targets = target_factory(ctx)
+        reader = SnapshotReader(source_factory(ctx), ctx.job, ctx.transport, ctx.stats, ctx.stop,
+                                lambda: load_snapshot_resume(targets, ctx.job.job_id))
+        start = reader.run()
+        if ctx.stop.is_set():
+            return None, None
+        announce = None
+        if ctx.transport.last_message() is None and self._target_checkpoint() is None:
+            # The copy was already complete and its SnapshotDone consumed, yet incremental never
+            # started: tell the dest the start and the idempotent window again.
+            done = load_snapshot_resume(targets, ctx.job.job_id).done
+            if done is not None:
+                announce = IncrementalStart(done[0], done[1])
+        return start, announce
 
     def _stream(self, start: BinlogPosition, announce: IncrementalStart | None, mariadb: bool) -> None:
         ctx = self.ctx
@@ -127,12 +134,6 @@ class SrcRunner:
             where.close()
 
 
-def snapshot_then_position(ctx: TaskContext, snapshot: Any,
-                           last: Any) -> tuple[BinlogPosition | None, IncrementalStart | None]:
-    """Run (or resume) the full copy; return where the binlog starts and the announcement."""
-    raise ConfigError("full copy integration is not wired yet")
-
-
 class DestRunner:
     """Runs a job's dest task: receive → apply → checkpoint → ack, until stopped."""
 
@@ -145,10 +146,13 @@ class DestRunner:
         self._incr: IncrementalApplier | None = None
         self._unacked: list[tuple[str, int]] = []  # (entry id, seq it needs committed)
         self._announced_incr = False
+        self._announced_full = False
+        self._snapshot = SnapshotApplier(self._factory, ctx.job.job_id, ctx.job, ctx.stats)
 
     def run(self) -> None:
         ctx = self.ctx
-        self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, self._factory, ctx.stats)
+        self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, self._factory, ctx.stats,
+                                        self._table_windows)
         try:
             while not ctx.stop.is_set():
                 entries = ctx.transport.receive(count=32, block_ms=200)
@@ -161,6 +165,18 @@ class DestRunner:
             self._maintain(force=True)
         finally:
             self._incr.close()
+            self._snapshot.close()
+
+    def _table_windows(self) -> TableWindows:
+        """Each copied table's snapshot start/end, by target name, for stitching."""
+        src = self.ctx.job.src_task
+        table_filter = TableFilter(src.replicate_do_db, src.replicate_ignore_db)
+        windows: TableWindows = {}
+        for (schema, table), cp in load_snapshot_resume(self._factory, self.ctx.job.job_id).tables.items():
+            mapping = table_filter.match(schema, table)
+            if mapping is not None:
+                windows[(mapping.target_schema, mapping.target_table)] = (cp.start, cp.end)
+        return windows
 
     def _handle(self, entry_id: str, message: Any) -> None:
         incr = self._incr
@@ -176,7 +192,20 @@ class DestRunner:
             self._unacked.append((entry_id, self._snapshot_message(message)))
 
     def _snapshot_message(self, message: Any) -> int:
-        raise ConfigError(f"unexpected message {type(message).__name__} in the transport")
+        """Apply a full-copy message (it commits at once); when the copy is complete, record
+        where incremental starts and until where replay must be idempotent."""
+        incr = self._incr
+        assert incr is not None
+        if not isinstance(message, SNAPSHOT_MESSAGES):
+            raise ConfigError(f"unexpected message {type(message).__name__} in the transport")
+        if not self._announced_full and not isinstance(message, SnapshotDone):
+            self._announced_full = True
+            self.ctx.event("Driver", "job_stage_full")
+        self._snapshot.apply(message)
+        if isinstance(message, SnapshotDone):
+            incr.start(IncrementalStart(message.start, message.end))
+            self._enter_incremental()
+        return incr.low_water
 
     def _enter_incremental(self) -> None:
         if not self._announced_incr:

@@ -1,0 +1,46 @@
+"""The whole pipeline: full copy while the source is written, then the binlog, then DDL."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from replication.pipeline import DestRunner, SrcRunner
+from scripts.mariadb_sandbox import MariaDBServer
+from tests.integration.incremental_helpers import make_job, start_runner, table_summary, wait_converged
+from tests.integration.workload import Workload, create_tables
+
+
+def test_full_copy_then_binlog_converges_under_writes(
+    source_server: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
+    job_id: str, fresh_schema: str,
+) -> None:
+    create_tables(source_server, fresh_schema, rows=20_000)
+    workload = Workload(source_server, fresh_schema).start()
+    job = make_job(job_id, source_server, target_server, fresh_schema, chunk_size=500,
+                   group_max_size=65536, workers=2)
+    dest = start_runner(DestRunner, job, redis_client)
+    src = start_runner(SrcRunner, job, redis_client)
+    try:
+        time.sleep(4)
+        conn = source_server.connect(database=fresh_schema)
+        with conn.cursor() as cur:
+            cur.execute("ALTER TABLE items ADD COLUMN color VARCHAR(10) DEFAULT 'red'")
+            cur.execute("UPDATE items SET color = 'blue' WHERE grp = 3")
+            # One large transaction.
+            conn.begin()
+            cur.executemany("INSERT INTO log VALUES (%s, 0, NULL)", [(i,) for i in range(1, 20_001)])
+            conn.commit()
+        conn.close()
+        time.sleep(2)
+        workload.stop()
+        assert workload.transactions > 50
+        wait_converged(source_server, target_server, fresh_schema, timeout=120, runners=(src, dest))
+    finally:
+        workload.stop()
+        assert src.stop() < 3
+        assert dest.stop() < 3
+    assert ("Driver", "job_stage_full") in dest.events and ("Driver", "job_stage_incr") in dest.events
+    assert table_summary(target_server, fresh_schema)["log"][0] >= 20_000
+    assert src.ctx.stats.read_master_tx_count > 0 and dest.ctx.stats.exec_master_tx_count > 0
