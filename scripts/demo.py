@@ -40,11 +40,11 @@ def load_sample(source: MariaDBServer, rows: int) -> None:
     )
     source.execute(
         "INSERT INTO shop.customers SELECT seq, CONCAT('customer ', seq), "
-        "CONCAT('c', seq, '@example.com'), NOW(6) - INTERVAL seq MINUTE FROM seq_1_to_10000"
+        "CONCAT('c', seq, '@example.com'), NOW(6) - INTERVAL seq MINUTE FROM shop.seq_1_to_10000"
     )
     source.execute(
         f"INSERT INTO shop.orders SELECT seq, 1 + seq % 10000, (seq % 100000) / 100, "
-        f"ELT(1 + seq % 3, 'new', 'paid', 'shipped'), REPEAT('x', seq % 50) FROM seq_1_to_{rows}"
+        f"ELT(1 + seq % 3, 'new', 'paid', 'shipped'), REPEAT('x', seq % 50) FROM shop.seq_1_to_{rows}"
     )
 
 
@@ -103,7 +103,7 @@ def run(workdir: Path, keep: bool) -> None:
         print(f"   source (customers, orders) = {counts(source)}; target = {counts(target)}")
         say("writing on the source while the job runs")
         source.execute("INSERT INTO shop.orders SELECT 1000000 + seq, seq, 9.99, 'new', 'live' "
-                       "FROM seq_1_to_500")
+                       "FROM shop.seq_1_to_500")
         source.execute("UPDATE shop.orders SET status = 'shipped' WHERE id <= 1000")
         source.execute("DELETE FROM shop.customers WHERE id > 9990")
         wait_for(lambda: counts(target) == counts(source), 120, "the target to catch up")

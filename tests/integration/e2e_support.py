@@ -18,16 +18,16 @@ def create_dataset(server: MariaDBServer, schema: str, rows: int) -> None:
     server.execute(
         f"INSERT INTO `{schema}`.items SELECT seq, CONCAT('item-', seq), seq / 7, "
         f"'2024-01-01 00:00:00.5' + INTERVAL seq SECOND, seq % 2, IF(seq % 5, NULL, 'five') "
-        f"FROM seq_1_to_{rows}"
+        f"FROM `{schema}`.seq_1_to_{rows}"
     )
-    server.execute(f"INSERT INTO `{schema}`.counter SELECT seq, 0 FROM seq_1_to_10")
+    server.execute(f"INSERT INTO `{schema}`.counter SELECT seq, 0 FROM `{schema}`.seq_1_to_10")
 
 
 def write_some(server: MariaDBServer, schema: str, start: int, count: int) -> None:
     """Inserts, an update, a delete and counter increments that would show any duplicate."""
     server.execute(
         f"INSERT INTO `{schema}`.items SELECT seq, CONCAT('new-', seq), 1.5, NOW(6), 1, 'w' "
-        f"FROM seq_{start}_to_{start + count - 1}"
+        f"FROM `{schema}`.seq_{start}_to_{start + count - 1}"
     )
     server.execute(f"UPDATE `{schema}`.items SET note = CONCAT('u', id) WHERE id % 97 = {start % 97}")
     server.execute(f"DELETE FROM `{schema}`.items WHERE id % 101 = {start % 101}")
