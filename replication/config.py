@@ -8,7 +8,7 @@ dtle's, so a config reads the same in the API, the store and the code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 # The schema on the target where the project keeps its checkpoints. It is never replicated.
 CHECKPOINT_SCHEMA = "dtle"
@@ -17,7 +17,7 @@ SYSTEM_SCHEMAS = frozenset(
 )
 
 
-class JobType(str, Enum):
+class JobType(StrEnum):
     MIGRATION = "migration"
     SYNC = "sync"
     SUBSCRIPTION = "subscription"
