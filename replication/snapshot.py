@@ -192,7 +192,7 @@ class SnapshotReader:
         self._transport.send(message)
         if isinstance(message, SnapshotChunk):
             with self._lock:
-                self._stats.exec_master_row_count += len(message.rows)
+                self._stats.exec_master_row_count += message.row_count
 
     def _stopped(self) -> bool:
         return self._abort.is_set() or self._stop.is_set()

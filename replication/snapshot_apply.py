@@ -203,15 +203,15 @@ class SnapshotApplier:
             resumed = cp.seq > 0 and not (msg.keyless and msg.restart)
             checkpoint.write_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                    TableCheckpoint(
-                                       msg.seq, msg.last_key, rows_before + len(msg.rows),
+                                       msg.seq, msg.last_key, rows_before + msg.row_count,
                                        msg.keyless, msg.last,
                                        cp.start if resumed else msg.position, msg.position))
         conn.commit()
-        self._stats.exec_master_row_count += len(msg.rows)
+        self._stats.exec_master_row_count += msg.row_count
         if msg.last:
             log.info("job %s: table %s copied, %d rows (full copy %s%%)", self._job_id,
                      quote_table(msg.target_schema, msg.target_table),
-                     rows_before + len(msg.rows), self._stats.progress()[0])
+                     rows_before + msg.row_count, self._stats.progress()[0])
 
     def _continues(self, msg: SnapshotChunk, cp: TableCheckpoint) -> bool:
         """True to apply ``msg``; False when already applied; raises on a gap."""

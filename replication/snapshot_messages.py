@@ -39,7 +39,9 @@ class SnapshotChunk:
 
     ``seq`` numbers the chunks of a table from 1 across restarts. For a keyed table
     ``after_key`` is the key the chunk continues after (None for the first) and ``last_key`` the
-    key of its last row, both as the rendered literals of ``values.key_sql``. A keyless table is
+    key of its last row (the last chunk of a table repeats ``after_key``), both as the rendered
+    literals of ``values.key_sql``. ``rows`` are pieces of a ``VALUES`` list: one tuple each, or
+    many already joined with commas; ``row_count`` counts the rows in all of them. A keyless table is
     read in one pass; ``restart`` marks its first chunk, before which the dest empties the table.
     """
 
@@ -53,7 +55,8 @@ class SnapshotChunk:
     seq: int
     after_key: bytes | None
     last_key: bytes | None
-    rows: list[bytes]  # b"(1,'a',NULL)" per row
+    rows: list[bytes]  # b"(1,'a',NULL)" per piece, or b"(1,'a'),(2,'b')"
+    row_count: int
     keyless: bool
     restart: bool
     last: bool

@@ -22,11 +22,19 @@ from replication.schema import TableSpec
 from replication.snapshot_checkpoint import TableCheckpoint
 from replication.snapshot_messages import SnapshotChunk, SnapshotTable
 from replication.snapshot_source import open_snapshot
-from replication.values import after_key_condition, key_sql, row_sql, split_key
+from replication.values import (
+    after_key_condition,
+    key_sql,
+    row_sql,
+    split_key,
+    up_to_key_condition,
+)
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[Any], object]
+# Largest pre-joined chunk text; it must fit the target's max_allowed_packet (4 MiB on MySQL 5.7).
+JOINED_LIMIT = 2 * 1024 * 1024
 StopCheck = Callable[[], bool]
 
 
@@ -70,45 +78,74 @@ class TableReader:
                              self._spec.rows_estimate, self._job_rows)
 
     def _chunk(self, position: BinlogPosition, seq: int, after: bytes | None,
-               last_key: bytes | None, rows: list[bytes], restart: bool,
+               last_key: bytes | None, rows: list[bytes], count: int, restart: bool,
                last: bool) -> SnapshotChunk:
         m = self._spec.mapping
         return SnapshotChunk(
             m.source_schema, m.source_table, m.target_schema, m.target_table,
             [c.name for c in self._spec.columns], bool(m.columns), self._sql_mode, seq,
-            after, last_key, rows, not self._spec.key, restart, last, position,
+            after, last_key, rows, count, not self._spec.key, restart, last, position,
         )
 
     def _check_stop(self) -> None:
         if self._stopped():
             raise Stopped("stop requested during the full copy")
 
-    def _keyed_select(self, after: bytes | None) -> bytes:
-        key_names = tuple(c.name for c in self._spec.key)
+    def _range(self, after: bytes | None, upper: bytes | None) -> bytes:
+        """`` WHERE`` text for the filter and the key range (after, upper]."""
+        names = tuple(c.name for c in self._spec.key)
         conditions = [self._where.encode()] if self._where else []
         if after is not None:
-            literals = split_key(after, len(key_names))
-            conditions.append(b"(" + after_key_condition(key_names, literals) + b")")
-        where = b" WHERE " + b" AND ".join(conditions) if conditions else b""
-        order = ", ".join(quote_ident(n) for n in key_names)
-        head = (f"SELECT {self._row_expr}, CAST({key_sql(self._spec.key)} AS BINARY) "
-                f"FROM {self._from}").encode()
-        return head + where + f" ORDER BY {order} LIMIT {self._chunk_size}".encode()
+            literals = split_key(after, len(names))
+            conditions.append(b"(" + after_key_condition(names, literals) + b")")
+        if upper is not None:
+            literals = split_key(upper, len(names))
+            conditions.append(b"(" + up_to_key_condition(names, literals) + b")")
+        return b" WHERE " + b" AND ".join(conditions) if conditions else b""
+
+    def _query(self, sql: bytes) -> list[tuple[Any, ...]]:
+        with self._conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+
+    def _upper_key(self, after: bytes | None) -> bytes | None:
+        """The key of the chunk's last row, or None when fewer than chunk_size rows remain."""
+        order = ", ".join(quote_ident(c.name) for c in self._spec.key)
+        head = f"SELECT CAST({key_sql(self._spec.key)} AS BINARY) FROM {self._from}".encode()
+        tail = f" ORDER BY {order} LIMIT 1 OFFSET {self._chunk_size - 1}".encode()
+        rows = self._query(head + self._range(after, None) + tail)
+        return rows[0][0] if rows else None
+
+    def _fetch(self, after: bytes | None, upper: bytes | None) -> tuple[list[bytes], int]:
+        """The rendered rows of (after, upper]: one pre-joined piece when it fits, else one
+        piece per row. Joining on the server spares parsing every row here."""
+        where = self._range(after, upper)
+        joined = (f"SELECT CAST(GROUP_CONCAT({row_sql(self._spec.columns)} SEPARATOR ',') "
+                  f"AS BINARY), COUNT(*) FROM {self._from}").encode()
+        text, count = self._query(joined + where)[0]
+        if count == 0:
+            return [], 0
+        if text is not None and len(text) < JOINED_LIMIT - 8:
+            return [text], int(count)
+        # Possibly cut at group_concat_max_len (or a row too large): fetch row by row.
+        rows = [r for (r,) in self._query(f"SELECT {self._row_expr} FROM {self._from}".encode()
+                                          + where)]
+        self._check_rendered(rows)
+        return rows, len(rows)
 
     def _read_keyed(self, position: BinlogPosition) -> None:
         seq, after = self._cp.seq, self._cp.last_key
+        with self._conn.cursor() as cur:
+            cur.execute("SET SESSION group_concat_max_len = %s", (JOINED_LIMIT,))
         while True:
             self._check_stop()
-            with self._conn.cursor() as cur:
-                cur.execute(self._keyed_select(after))
-                fetched = cur.fetchall()
-            rows = [row for row, _ in fetched]
-            self._check_rendered(rows)
-            last_key = fetched[-1][1] if fetched else after
-            last = len(fetched) < self._chunk_size
+            upper = self._upper_key(after)
+            pieces, count = self._fetch(after, upper)
+            last = upper is None
             seq += 1
-            self._send(self._chunk(position, seq, after, last_key, rows, False, last))
-            self.rows_read += len(rows)
+            last_key = after if last else upper
+            self._send(self._chunk(position, seq, after, last_key, pieces, count, False, last))
+            self.rows_read += count
             after = last_key
             if last:
                 return
@@ -127,7 +164,7 @@ class TableReader:
             self._check_rendered(rows)
             last = len(rows) < self._chunk_size
             seq += 1
-            self._send(self._chunk(position, seq, None, None, rows, restart, last))
+            self._send(self._chunk(position, seq, None, None, rows, len(rows), restart, last))
             self.rows_read += len(rows)
             restart = False
             if last:

