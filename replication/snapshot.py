@@ -128,10 +128,9 @@ class SnapshotReader:
 
     def _start_stats(self, specs: list[TableSpec], resume: SnapshotResume) -> None:
         self._stats.stage = STAGE_FULL
-        self._stats.copy_started_at = self._stats.copy_started_at or time.time()
-        self._stats.copy_done = False
         self._stats.read_master_row_count = sum(s.rows_estimate for s in specs)
         self._stats.exec_master_row_count = resume.rows_done
+        self._stats.start_copy()
         log.info("job %s: full copy of %d tables, about %d rows (%d already copied)",
                  self._job.job_id, len(specs), self._stats.read_master_row_count,
                  resume.rows_done)

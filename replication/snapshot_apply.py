@@ -123,6 +123,7 @@ class SnapshotApplier:
     # -- tables --------------------------------------------------------------------------
     def _apply_table(self, conn: Any, msg: SnapshotTable) -> None:
         self._stats.stage = STAGE_FULL
+        self._stats.start_copy()
         self._stats.read_master_row_count = max(self._stats.read_master_row_count,
                                                 msg.job_rows_estimate)
         target = quote_table(msg.target_schema, msg.target_table)

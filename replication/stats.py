@@ -72,8 +72,16 @@ class TaskStats:
     stage: str = ""
     # Full-copy progress; ``progress()`` derives the dtle strings from these.
     copy_started_at: float = 0.0
+    copy_rows_at_start: int = 0  # rows already done when this allocation started copying
     copy_done: bool = False
     last_event_ts: float = 0.0
+
+    def start_copy(self, now: float | None = None) -> None:
+        """Mark the start of copying in this allocation; the ETA is measured from here."""
+        if not self.copy_started_at:
+            self.copy_started_at = time.time() if now is None else now
+            self.copy_rows_at_start = self.exec_master_row_count
+        self.copy_done = False
 
     def set_delay_from(self, source_ts: float, now: float | None = None) -> None:
         """Record the source timestamp of the last event handled; delay is measured from it."""
@@ -93,7 +101,10 @@ class TaskStats:
             return f"{pct:.1f}", "N/A"
         now = time.time() if now is None else now
         elapsed = max(0.001, now - self.copy_started_at)
-        remaining = max(0, total - done) * elapsed / max(1, done)
+        copied_here = done - self.copy_rows_at_start
+        if copied_here <= 0:
+            return f"{pct:.1f}", "N/A"
+        remaining = max(0, total - done) * elapsed / copied_here
         return f"{pct:.1f}", format_duration(remaining)
 
     def to_monitor(self, now: float | None = None) -> dict[str, Any]:
