@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from jobs import loglevel
 from jobs.coordination import get_redis, node_stopping_key
 from jobs.models import Node, NodeStatus
 
@@ -72,6 +73,7 @@ def _heartbeat_loop(node_id: str, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_INTERVAL):
         try:
             heartbeat(node_id)
+            loglevel.follow(get_redis().get(loglevel.LOG_LEVEL_KEY))
         except Exception:  # the database may be briefly locked or away; try again next beat
             logger.warning("node %s: heartbeat failed", node_id, exc_info=True)
         finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pymysql
 
-from jobs import secrets
+from jobs import loglevel, secrets
 from jobs.errors import BadRequest, JobNotFound
 from jobs.models import Allocation, Job
 from jobs.services import get_job, redis_client
@@ -23,9 +23,6 @@ from replication.validation import validate_mysql_task
 
 logger = logging.getLogger(__name__)
 
-LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
-              "WARN": logging.WARNING, "ERROR": logging.ERROR}
-PROJECT_LOGGERS = ("replication", "jobs", "dtleweb")
 
 
 def _allocation(allocation_id: str) -> Allocation:
@@ -122,12 +119,11 @@ def mysql_connection(cfg: MySQLConnectionConfig) -> None:
 
 
 def set_log_level(level: str) -> str:
-    """Change the project's loggers in this process at once; returns the level as given."""
+    """Change the project's loggers at once, here and in every worker and task."""
     name = level.upper()
-    if name not in LOG_LEVELS:
+    if name not in loglevel.LOG_LEVELS:
         raise BadRequest(
-            f"dtle_log_level: {level!r} is not one of {', '.join(LOG_LEVELS)}")
-    for logger_name in PROJECT_LOGGERS:
-        logging.getLogger(logger_name).setLevel(LOG_LEVELS[name])
+            f"dtle_log_level: {level!r} is not one of {', '.join(loglevel.LOG_LEVELS)}")
+    loglevel.publish(name)
     logger.info("log level set to %s", name)
     return name

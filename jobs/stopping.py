@@ -7,6 +7,7 @@ import time
 
 import redis
 
+from jobs import loglevel
 from jobs.coordination import Lease, get_redis, job_state_key, node_stopping_key
 
 
@@ -48,11 +49,12 @@ class TaskStop:
 
     def _read_reason(self) -> str | None:
         try:
-            state, node_flag = get_redis().mget(
-                job_state_key(self.job_id), node_stopping_key(self.node_id)
+            state, node_flag, level = get_redis().mget(
+                job_state_key(self.job_id), node_stopping_key(self.node_id), loglevel.LOG_LEVEL_KEY
             )
         except redis.RedisError:
             return None
+        loglevel.follow(level)
         if node_flag is not None:
             return StopReason.NODE_STOPPING
         if state is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from jobs.queries import LOG_LEVELS
+from jobs.loglevel import LOG_LEVELS
 from jobs.serializers.config import (
     JobConfigSerializer,
     MySQLConnectionConfigSerializer,

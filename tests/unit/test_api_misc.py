@@ -1,10 +1,8 @@
-"""Nodes, the log level, Swagger and the admin pages."""
+"""Nodes, Swagger and the admin pages."""
 
 from __future__ import annotations
 
 import copy
-import logging
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,7 +13,6 @@ from rest_framework.test import APIClient
 
 from jobs.models import Job, Node
 from tests.api_examples import (
-    LOG_LEVEL_ANSWER,
     MIGRATION_REQUEST,
     NODES_ANSWER,
     assert_same_shape,
@@ -30,37 +27,6 @@ def test_nodes_are_shaped_as_the_document() -> None:
     body = APIClient().get("/v2/nodes").json()
     assert_same_shape(body, NODES_ANSWER)
     assert body["nodes"][0]["node_status"] == "ready"
-
-
-@pytest.fixture
-def project_levels() -> Iterator[None]:
-    names = ("replication", "jobs", "dtleweb")
-    before = {name: logging.getLogger(name).level for name in names}
-    yield
-    for name, level in before.items():
-        logging.getLogger(name).setLevel(level)
-
-
-@pytest.mark.parametrize(("given", "level"), [
-    ("DEBUG", logging.DEBUG), ("TRACE", logging.DEBUG), ("WARN", logging.WARNING),
-    ("error", logging.ERROR),
-])
-def test_log_level_changes_the_project_loggers(project_levels: None, given: str,
-                                               level: int) -> None:
-    response = APIClient().post("/v2/log/level", {"dtle_log_level": given.upper()})
-    assert response.status_code == 200, response.json()
-    assert_same_shape(response.json(), LOG_LEVEL_ANSWER)
-    assert response.json()["dtle_log_level"] == given.upper()
-    for name in ("replication", "jobs", "dtleweb"):
-        assert logging.getLogger(name).level == level
-
-
-def test_an_unknown_log_level_is_refused(project_levels: None) -> None:
-    before = logging.getLogger("jobs").level
-    response = APIClient().post("/v2/log/level", {"dtle_log_level": "LOUD"}, format="json")
-    assert response.status_code == 400
-    assert response.json()["message"].startswith("dtle_log_level:")
-    assert logging.getLogger("jobs").level == before
 
 
 def v2_routes() -> list[str]:
