@@ -117,6 +117,11 @@ def _run_engine(ctx: TaskContext, job: Job, task: Task, allocation: Allocation, 
         return
     finally:
         ctx.publish_stats()
+    if stop.reason == StopReason.DELETED:
+        # A send may have landed between the API removing the stream and this task noticing;
+        # remove it again so a job re-created under the same id starts clean.
+        ctx.transport.delete()
+        StatsStore(get_redis()).delete(allocation_id)
     if stop.reason in (StopReason.PAUSED, StopReason.DELETED):
         events.record(allocation_id, *events.KILLING)
         events.record(allocation_id, *events.KILLED)
