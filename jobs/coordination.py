@@ -38,6 +38,13 @@ def get_redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
 
 
+def as_text(raw: object) -> str | None:
+    """A Redis reply as text (the client returns bytes)."""
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 def lease_key(job_id: str, kind: str) -> str:
     return f"dtle:lease:{job_id}:{kind}"
 
@@ -55,8 +62,7 @@ def publish_job_state(job_id: str, desired_state: str, version: int) -> None:
 
 
 def read_job_state(job_id: str) -> str | None:
-    raw = get_redis().get(job_state_key(job_id))
-    return raw.decode() if raw is not None else None
+    return as_text(get_redis().get(job_state_key(job_id)))
 
 
 def forget_job(job_id: str) -> None:
@@ -91,8 +97,7 @@ class Lease:
         return bool(self._acquire(keys=[self.key], args=[self.token, self.ttl_ms]))
 
     def holder(self) -> str | None:
-        raw = self._client.get(self.key)
-        return raw.decode() if raw is not None else None
+        return as_text(self._client.get(self.key))
 
     def start_renewing(self) -> None:
         self._thread = threading.Thread(target=self._renew_loop, name=f"lease {self.key}", daemon=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from jobs.coordination import get_redis
+from jobs.coordination import as_text, get_redis
 
 LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
               "WARN": logging.WARNING, "ERROR": logging.ERROR}
@@ -29,10 +29,8 @@ def publish(name: str) -> None:
     get_redis().set(LOG_LEVEL_KEY, name)
 
 
-def follow(raw: bytes | None) -> None:
+def follow(raw: object) -> None:
     """Apply a level read from ``LOG_LEVEL_KEY`` if it differs from this process's."""
-    if raw is None:
-        return
-    name = raw.decode()
+    name = as_text(raw)
     if name in LOG_LEVELS and _applied.get("level") != name:
         apply(name)

@@ -17,7 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from jobs import events
-from jobs.coordination import forget_job, get_redis, lease_key, publish_job_state, take_over_lease
+from jobs.coordination import as_text, forget_job, get_redis, lease_key, publish_job_state, take_over_lease
 from jobs.models import Allocation, Job, JobStatus, Node, NodeStatus, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ def _is_live(allocation: Allocation, job: Job) -> bool:
     """Whether an allocation on a ready node is running the task, or soon will."""
     if allocation.status == TaskStatus.PENDING:
         return timezone.now() - allocation.created_at < PENDING_GRACE
-    holder = get_redis().get(lease_key(job.job_id, allocation.task.kind))
+    holder = as_text(get_redis().get(lease_key(job.job_id, allocation.task.kind)))
     if holder is not None:
-        return holder.decode() == str(allocation.allocation_id)
+        return holder == str(allocation.allocation_id)
     # No lease: the process died. Give it one TTL of grace after it started, then move on.
     started = allocation.started_at or allocation.created_at
     return timezone.now() - started < timedelta(seconds=settings.LEASE_TTL)

@@ -8,7 +8,7 @@ import time
 import redis
 
 from jobs import loglevel
-from jobs.coordination import Lease, get_redis, job_state_key, node_stopping_key
+from jobs.coordination import Lease, as_text, get_redis, job_state_key, node_stopping_key
 
 
 class StopReason:
@@ -59,7 +59,7 @@ class TaskStop:
             return StopReason.NODE_STOPPING
         if state is None:
             return StopReason.DELETED
-        desired, _, version = state.decode().partition(":")
+        desired, _, version = (as_text(state) or "").partition(":")
         if desired == "running":
             return None if version == str(self.version) else StopReason.UPDATED
         if desired == "paused":

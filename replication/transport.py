@@ -90,13 +90,13 @@ class RedisTransport:
 
     def last_message(self) -> Any | None:
         """The newest message not yet applied, or None when the dest has applied everything."""
-        rows = self._client.xrevrange(self._key, count=1)
+        rows: Any = self._client.xrevrange(self._key, count=1)
         return messages.decode(rows[0][1][b"m"]) if rows else None
 
     # -- dest side ------------------------------------------------------------------------
     def receive(self, count: int = 64, block_ms: int = 200) -> list[Entry]:
         """Up to ``count`` messages after the last one received, waiting up to ``block_ms``."""
-        reply = self._client.xread({self._key: self._cursor}, count=count, block=block_ms)
+        reply: Any = self._client.xread({self._key: self._cursor}, count=count, block=block_ms)
         if not reply:
             return []
         entries = []

@@ -112,13 +112,13 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        for proc in (self.beat, self.api):
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+        for service in (self.beat, self.api):
+            if service is not None and service.poll() is None:
+                os.killpg(service.pid, signal.SIGTERM)
                 try:
-                    proc.wait(10)
+                    service.wait(10)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.killpg(service.pid, signal.SIGKILL)
 
     # -- HTTP ---------------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, form: dict[str, str] | None = None,

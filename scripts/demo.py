@@ -50,7 +50,8 @@ def load_sample(source: MariaDBServer, rows: int) -> None:
 
 def counts(server: MariaDBServer) -> tuple[int, int]:
     rows = server.execute("SELECT (SELECT COUNT(*) FROM shop.customers), (SELECT COUNT(*) FROM shop.orders)")
-    return int(rows[0][0]), int(rows[0][1])
+    customers, orders = rows[0]
+    return int(str(customers)), int(str(orders))
 
 
 def job_config(source: MariaDBServer, target: MariaDBServer) -> dict[str, object]:
