@@ -141,7 +141,7 @@ class SnapshotReader:
         with ThreadPoolExecutor(self._workers, thread_name_prefix="snapshot") as pool:
             futures = [pool.submit(self._read_one, s, resume, sql_mode) for s in specs]
             finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in finished if f.exception() is not None]
+            errors = [exc for f in finished if (exc := f.exception()) is not None]
             if errors:
                 self._abort.set()  # the other readers stop at their next chunk
         if errors:
