@@ -58,6 +58,9 @@ class IncrementalSource:
         self._pending_since = 0.0
         self._last: Transaction | None = None
         self._next_refresh = 0.0
+        # What the groups sent so far cover. Not the reader's set: it runs ahead of the sends,
+        # and a restart from a set naming unsent transactions would lose them.
+        self._sent = reader.seen.copy()
 
     def _read(self) -> None:
         try:
@@ -88,7 +91,11 @@ class IncrementalSource:
             self._loop()
         finally:
             self._done.set()
-            thread.join(timeout=5)
+            thread.join(timeout=0.5)
+            if thread.is_alive():
+                # Busy decoding a large transaction: closing its connection ends the read.
+                self._reader.close()
+                thread.join(timeout=2)
 
     def _loop(self) -> None:
         ctx = self._ctx
@@ -119,6 +126,8 @@ class IncrementalSource:
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append(tx)
+        if tx.gtid:
+            self._sent.add(tx.gtid)
         self._pending_size += estimate_size(tx)
         self._last = tx
         stats = self._ctx.stats
@@ -128,7 +137,7 @@ class IncrementalSource:
 
     def _send(self, by_size: bool) -> None:
         last = self._pending[-1]
-        end = BinlogPosition(last.file, last.pos, self._reader.seen.format())
+        end = BinlogPosition(last.file, last.pos, self._sent.format())
         self._ctx.transport.send(TransactionGroup(self._pending, end))
         buffers = self._ctx.stats.buffer_status
         if by_size:
@@ -150,5 +159,5 @@ class IncrementalSource:
             # A Redis round trip and a set format: once a second is plenty for the monitor.
             self._next_refresh = now + 1.0
             stats.backlog = self._ctx.transport.backlog_text()
-            stats.current_coordinates.gtid_set = self._reader.seen.format()
+            stats.current_coordinates.gtid_set = self._sent.format()
         self._ctx.publish_stats()
