@@ -32,10 +32,14 @@ return 0
 """
 
 
-@lru_cache(maxsize=1)
 def get_redis() -> redis.Redis:
-    """The process's Redis client (connection-pooled, thread-safe)."""
-    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
+    """The process's Redis client for ``settings.REDIS_URL`` (connection-pooled, thread-safe)."""
+    return _client_for(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, health_check_interval=30)
 
 
 def as_text(raw: object) -> str | None:

@@ -10,9 +10,10 @@ from typing import Any
 import pymysql
 
 from jobs import loglevel, secrets
+from jobs.coordination import get_redis
 from jobs.errors import BadRequest, JobNotFound
 from jobs.models import Allocation, Job
-from jobs.services import get_job, redis_client
+from jobs.services import get_job
 from replication import inspect
 from replication.checkpoint import load_checkpoint
 from replication.config import MySQLConnectionConfig
@@ -43,11 +44,7 @@ def monitor_task(allocation_id: str, task_name: str = "") -> dict[str, Any]:
         raise JobNotFound(
             f"allocation {allocation_id} belongs to task {allocation.task.task_name!r}, "
             f"not {task_name!r}")
-    client = redis_client()
-    try:
-        record = StatsStore(client).load(str(allocation.allocation_id))
-    finally:
-        client.close()
+    record = StatsStore(get_redis()).load(str(allocation.allocation_id))
     return record if record is not None else TaskStats().to_monitor()
 
 
@@ -78,19 +75,15 @@ def _checkpoint_gtid(job: Job, config: dict[str, Any]) -> str | None:
 
 
 def _stats_gtid(job: Job) -> str:
-    client = redis_client()
-    try:
-        store = StatsStore(client)
-        for kind in ("dest", "src"):
-            task = job.tasks.filter(kind=kind).first()
-            allocations = task.allocations.order_by("-created_at") if task else []
-            for allocation in allocations:
-                record = store.load(str(allocation.allocation_id))
-                gtid = (record or {}).get("current_coordinates", {}).get("gtid_set", "")
-                if gtid:
-                    return str(gtid)
-    finally:
-        client.close()
+    store = StatsStore(get_redis())
+    for kind in ("dest", "src"):
+        task = job.tasks.filter(kind=kind).first()
+        allocations = task.allocations.order_by("-created_at") if task else []
+        for allocation in allocations:
+            record = store.load(str(allocation.allocation_id))
+            gtid = (record or {}).get("current_coordinates", {}).get("gtid_set", "")
+            if gtid:
+                return str(gtid)
     return ""
 
 

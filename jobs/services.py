@@ -10,11 +10,11 @@ import logging
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
 from jobs import secrets
+from jobs.coordination import get_redis
 from jobs.errors import BadRequest, Conflict, JobNotFound
 from jobs.models import DesiredState, Job, JobStatus, JobType, Task
 from replication.stats import StatsStore
@@ -24,10 +24,6 @@ logger = logging.getLogger(__name__)
 
 MAX_JOB_ID = 64
 JOB_TYPES = tuple(JobType.values)
-
-
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def _notify_scheduler(job_id: str) -> None:
@@ -153,14 +149,12 @@ def delete_job(job_id: str, job_type: str | None = None) -> None:
 
 
 def _drop_runtime_state(job_id: str, allocation_ids: list[str]) -> None:
-    client = redis_client()
+    client = get_redis()
     try:
         RedisTransport(client, job_id).delete()
         StatsStore(client).delete(*allocation_ids)
     except redis.RedisError as exc:
         logger.warning("job %s deleted but its Redis state was not removed: %s", job_id, exc)
-    finally:
-        client.close()
 
 
 def list_jobs(filters: dict[str, Any]) -> list[Job]:

@@ -9,7 +9,7 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
-from jobs import coordination, loglevel
+from jobs import loglevel
 from tests.api_examples import LOG_LEVEL_ANSWER, assert_same_shape
 from tests.conftest import REDIS_TEST_URL
 
@@ -20,7 +20,6 @@ NAMES = ("replication", "jobs", "dtleweb")
 @pytest.fixture(autouse=True)
 def project_levels(settings: pytest.FixtureRequest) -> Iterator[redis.Redis]:
     settings.REDIS_URL = REDIS_TEST_URL
-    coordination.get_redis.cache_clear()
     before = {name: logging.getLogger(name).level for name in NAMES}
     client = redis.Redis.from_url(REDIS_TEST_URL)
     client.delete(loglevel.LOG_LEVEL_KEY)
@@ -28,7 +27,6 @@ def project_levels(settings: pytest.FixtureRequest) -> Iterator[redis.Redis]:
     client.delete(loglevel.LOG_LEVEL_KEY)
     for name, level in before.items():
         logging.getLogger(name).setLevel(level)
-    coordination.get_redis.cache_clear()
 
 
 @pytest.mark.parametrize(("given", "level"), [

@@ -26,12 +26,10 @@ def test_redis(settings: pytest.FixtureRequest) -> Iterator[redis.Redis]:
     from dtleweb.celery import app
 
     app.conf.broker_url = REDIS_TEST_URL
-    coordination.get_redis.cache_clear()
     client = redis.Redis.from_url(REDIS_TEST_URL)
     client.flushdb()
     yield client
     client.flushdb()
-    coordination.get_redis.cache_clear()
 
 
 def _node(node_id: str, status: str = NodeStatus.READY, age: float = 0) -> Node:
