@@ -1,4 +1,4 @@
-"""The URL map: dtle's /v2 routes (``jobs.urls``), Swagger, the schema and the admin."""
+"""The URL map: dtle's /v2 routes (``jobs.urls``), Swagger, the schema, the admin, metrics."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from jobs.metrics import metrics_view
+
 urlpatterns = [
     path("v2/", include("jobs.urls")),
     path("swagger/doc.json", SpectacularAPIView.as_view(), name="schema"),
     path("swagger/index.html", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
 ]

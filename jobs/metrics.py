@@ -1,0 +1,69 @@
+"""Prometheus metrics at ``/metrics``: nodes, jobs and each running task's stats record.
+
+Read on every scrape from the store and Redis (the same records ``/v2/monitor/task`` serves),
+so any API process can answer and nothing has to be pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from jobs.coordination import get_redis
+from jobs.models import Job, Node, NodeStatus, Task
+from replication.stats import StatsStore
+
+_TASK_GAUGES = (
+    ("delay_seconds", "Seconds between now and the source time of the last event handled",
+     lambda r: r["delay_count"]["time"]),
+    ("backlog_messages", "Messages sent by the src and not yet applied by the dest",
+     lambda r: int(str(r["backlog"]).split("/")[0] or 0)),
+    ("rows", "Rows applied (dest) or read (src), full copy and binlog",
+     lambda r: r["exec_master_row_count"]),
+    ("transactions", "Source transactions applied (dest) or read (src)",
+     lambda r: r["exec_master_tx_count"]),
+    ("full_copy_progress_ratio", "Full-copy progress from 0 to 1",
+     lambda r: float(r["progress_PCT"]) / 100),
+)
+
+
+class StoreCollector(Collector):
+    """Builds the metric families from the job store and the stats records."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily("dtle_node_up", "1 when the node is ready", labels=["node_id", "datacenter"])
+        for node in Node.objects.all():
+            up.add_metric([node.node_id, node.datacenter], 1 if node.status == NodeStatus.READY else 0)
+        yield up
+        status = GaugeMetricFamily("dtle_job_status", "1 for the job's current status",
+                                   labels=["job_id", "job_type", "status"])
+        for job in Job.objects.all():
+            status.add_metric([job.job_id, job.job_type, job.status], 1)
+        yield status
+        yield from self._task_metrics()
+
+    def _task_metrics(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["job_id", "task_name", "allocation_id"]
+        families = [(GaugeMetricFamily(f"dtle_task_{name}", doc, labels=labels), read)
+                    for name, doc, read in _TASK_GAUGES]
+        store = StatsStore(get_redis())
+        tasks = Task.objects.exclude(current_allocation=None).select_related("current_allocation")
+        for task in tasks:
+            allocation_id = str(task.current_allocation_id)
+            record = store.load(allocation_id)
+            if record is None:
+                continue
+            for family, read in families:
+                family.add_metric([task.job_id, task.task_name, allocation_id], read(record))
+        for family, _ in families:
+            yield family
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
