@@ -63,13 +63,17 @@ class MariaDBServer:
     def start(self, timeout: float = 60.0) -> MariaDBServer:
         if not (self.datadir / "mysql").exists():
             self.datadir.mkdir(parents=True, exist_ok=True)
+            (self.base_dir / "tmp").mkdir(exist_ok=True)
             subprocess.run(
                 [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+                 f"--tmpdir={self.base_dir / 'tmp'}",
                  "--auth-root-authentication-method=normal", "--skip-test-db"],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
+        tmpdir = self.base_dir / "tmp"  # private: nothing else cleaning /tmp can pull files away
+        tmpdir.mkdir(exist_ok=True)
         args = [
-            MARIADBD, "--no-defaults", "--user=root", f"--datadir={self.datadir}",
+            MARIADBD, "--no-defaults", "--user=root", f"--datadir={self.datadir}", f"--tmpdir={tmpdir}",
             f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket_path}",
             f"--pid-file={self.base_dir / 'mysqld.pid'}", f"--log-error={self.base_dir / 'error.log'}",
             f"--server-id={self.server_id}", "--innodb-buffer-pool-size=256M",
