@@ -71,7 +71,7 @@ def _checkpoint_gtid(job: Job, config: dict[str, Any]) -> str | None:
     except (ReplicationError, pymysql.err.MySQLError) as exc:
         logger.warning("job %s: cannot read the checkpoint on the target: %s", job.job_id, exc)
         return None
-    return None if checkpoint is None else checkpoint.executed.format()
+    return None if checkpoint is None else str(checkpoint.executed)
 
 
 def _stats_gtid(job: Job) -> str:
