@@ -120,6 +120,11 @@ class MySQLApplier:
     def apply(self, tx: Transaction, checkpoint_args: tuple,
               idempotent: frozenset[tuple[str, str]] = frozenset()) -> None:
         """Apply ``tx`` and its checkpoint row in one target transaction, retrying deadlocks."""
+        self._commit_rows(tx, [(self._checkpoint_sql, checkpoint_args)], idempotent)
+
+    def _commit_rows(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]],
+                     idempotent: frozenset[tuple[str, str]]) -> None:
+        """The row changes of ``tx`` and the checkpoint statements as one target transaction."""
         for attempt in range(1, MAX_RETRIES + 1):
             conn = self.connection()
             try:
@@ -128,7 +133,8 @@ class MySQLApplier:
                     for change in tx.changes:
                         if isinstance(change, RowEvent):
                             self._rows(cur, change, (change.schema, change.table) in idempotent)
-                    cur.execute(self._checkpoint_sql, checkpoint_args)
+                    for sql, args in checkpoint:
+                        cur.execute(sql, args)
                 conn.commit()
                 return
             except pymysql.err.MySQLError as exc:
@@ -143,28 +149,35 @@ class MySQLApplier:
                                   f"{exc.args[-1] if exc.args else exc}") from exc
         raise AssertionError("unreachable")
 
-    def apply_ddl(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]], may_have_run: bool) -> None:
-        """Run the DDL (it commits by itself), then the checkpoint statements in one transaction."""
-        conn = self.connection()
+    def apply_ddl(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]], may_have_run: bool,
+                  idempotent: frozenset[tuple[str, str]] = frozenset()) -> None:
+        """Run the DDL (it commits by itself), then the transaction's rows (MariaDB logs
+        ``CREATE TABLE ... SELECT`` as the CREATE and its rows in one GTID group) with the
+        checkpoint statements in one transaction: a crash in between replays the DDL under its
+        marker and then applies the rows once."""
+        rows_seen = False
         for change in tx.changes:
             if not isinstance(change, DDL):
+                rows_seen = True
                 continue
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(change.statement)
-            except pymysql.err.MySQLError as exc:
-                code = exc.args[0] if exc.args else 0
-                if may_have_run and code in DDL_ALREADY_DONE:
-                    log.warning("DDL of %s had already run before a restart (error %s)", tx.ident, code)
-                    continue
-                raise TargetError(f"DDL of source transaction {tx.ident} failed on the target: "
-                                  f"{exc.args[-1] if exc.args else exc}: {change.statement[:200]!r}") from exc
+            if rows_seen:  # a DDL would commit those rows without their checkpoint row
+                raise TargetError(f"source transaction {tx.ident} has rows before a DDL, which "
+                                  "cannot be applied exactly once")
+            self._run_ddl(tx, change, may_have_run)
         self._keys.clear()
-        conn.begin()
-        with conn.cursor() as cur:
-            for sql, args in checkpoint:
-                cur.execute(sql, args)
-        conn.commit()
+        self._commit_rows(tx, checkpoint, idempotent)
+
+    def _run_ddl(self, tx: Transaction, change: DDL, may_have_run: bool) -> None:
+        try:
+            with self.connection().cursor() as cur:
+                cur.execute(change.statement)
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else 0
+            if may_have_run and code in DDL_ALREADY_DONE:
+                log.warning("DDL of %s had already run before a restart (error %s)", tx.ident, code)
+                return
+            raise TargetError(f"DDL of source transaction {tx.ident} failed on the target: "
+                              f"{exc.args[-1] if exc.args else exc}: {change.statement[:200]!r}") from exc
 
     def _rollback(self) -> None:
         try:

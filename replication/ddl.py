@@ -91,12 +91,14 @@ class _Rewrite:
         self.schema = schema
         self.in_scope: list[tuple[str, str]] = []
         self.out_of_scope = 0
+        self.or_replace = False
 
     def run(self, words: list[str]) -> RewrittenDDL | None:
         head = words[0]
         pos = 1
         if head in ("CREATE", "DROP", "ALTER") and words[pos:pos + 1] == ["OR"]:
-            pos += 2  # OR REPLACE
+            pos += 2  # OR REPLACE: replaying it is harmless, and it excludes IF NOT EXISTS
+            self.or_replace = True
         while pos < len(words) and words[pos] in ("TEMPORARY", "ONLINE", "IGNORE", "UNIQUE",
                                                   "FULLTEXT", "SPATIAL"):
             if words[pos] == "TEMPORARY":
@@ -176,7 +178,7 @@ class _Rewrite:
     def _tables(self, k: int, many: bool, head: str = "") -> RewrittenDDL | None:
         has_if = self.tokens.word(self.sig[k]) == "IF" if k < len(self.sig) else False
         k = self._skip_words(k, "IF", "NOT", "EXISTS")
-        if not has_if and head in ("CREATE", "DROP"):
+        if not has_if and not self.or_replace and head in ("CREATE", "DROP"):
             self._insert_after(k - 1, " IF NOT EXISTS" if head == "CREATE" else " IF EXISTS")
         k = self._replace_table(k)
         while many and k < len(self.sig) and self.tokens.items[self.sig[k]][1] == ",":

@@ -155,14 +155,15 @@ class IncrementalApplier:
         row = (self.job_id, seq, gtids.format(), tx.file, tx.pos)
         dep, barrier = self._tracker.depends_on(tx, seq)
         if tx.is_ddl:
-            run = self._ddl_runner(tx, row)
+            run = self._ddl_runner(tx, row, idempotent)
         else:
             def run(applier: MySQLApplier, tx: Transaction = tx) -> None:
                 applier.apply(tx, row, idempotent)
         self._inflight[seq] = tx
         self._pool.submit(Job(tx, seq, dep, barrier, run))
 
-    def _ddl_runner(self, tx: Transaction, row: tuple) -> Callable[[MySQLApplier], None]:
+    def _ddl_runner(self, tx: Transaction, row: tuple,
+                    idempotent: frozenset[tuple[str, str]]) -> Callable[[MySQLApplier], None]:
         may_have_run = self._pending_ddl == tx.ident
         clear_sql = self._store.clear_ddl_sql()
         mark = (f"REPLACE INTO {TABLE} (job_id, seq, gtid_set) VALUES (%s, %s, %s)",
@@ -171,7 +172,7 @@ class IncrementalApplier:
         def run(applier: MySQLApplier) -> None:
             with applier.connection().cursor() as cur:
                 cur.execute(*mark)  # autocommit: must be durable before the DDL runs
-            applier.apply_ddl(tx, [(INSERT_SQL, row), clear_sql], may_have_run)
+            applier.apply_ddl(tx, [(INSERT_SQL, row), clear_sql], may_have_run, idempotent)
             log.info("job %s: applied DDL of %s", self.job_id, tx.ident)
         return run
 
