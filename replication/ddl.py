@@ -4,18 +4,23 @@ A small tokenizer (identifiers, quoted strings, comments) finds the table and sc
 the common forms: CREATE/ALTER/DROP/RENAME/TRUNCATE TABLE, CREATE/DROP INDEX, and
 CREATE/ALTER/DROP DATABASE. Every table name is rewritten fully qualified with its target
 names, so the target runs the statement without a default database. CREATE and DROP gain
-IF [NOT] EXISTS so replaying one that already ran is harmless. Statements that are not about
-data (GRANT, FLUSH, ANALYZE, ...) are skipped; anything else touching an in-scope object stops
-the task with ``UnsupportedDDL`` rather than being dropped silently.
+IF [NOT] EXISTS so replaying one that already ran is harmless. ``DROP TABLE`` and ``RENAME
+TABLE`` lists keep only their replicated tables (skipped when none is). Statements that are not
+about data (GRANT, FLUSH, ANALYZE, ...) and non-table objects (views, triggers, routines,
+events), which dtle does not replicate either, are skipped; table DDL that cannot be parsed
+stops the task with ``UnsupportedDDL`` rather than being dropped silently.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from replication.filters import TableFilter
 from replication.mysql import quote_ident, quote_table
+
+log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)|(?P<comment>/\*.*?\*/|--[^\n]*|\#[^\n]*)|(?P<bq>`(?:[^`]|``)*`)"""
@@ -25,8 +30,9 @@ _TOKEN = re.compile(
 _SKIPPED = {"GRANT", "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "REPAIR", "CHECK", "SET",
             "SAVEPOINT", "ROLLBACK", "RELEASE", "INSTALL", "UNINSTALL", "KILL", "RESET", "DO"}
 _SKIPPED_OBJECTS = {"USER", "ROLE", "SERVER", "LOGFILE", "TABLESPACE"}
-_UNSUPPORTED_OBJECTS = {"VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "SEQUENCE",
-                        "ALGORITHM", "DEFINER", "SQL", "PACKAGE"}
+# Objects without rows (their prefixes too: CREATE ALGORITHM=... DEFINER=... SQL SECURITY ... VIEW).
+_SKIPPED_PROGRAMS = {"VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "ALGORITHM", "DEFINER",
+                     "SQL", "PACKAGE", "AGGREGATE"}
 
 
 class UnsupportedStatement(Exception):
@@ -115,7 +121,11 @@ class _Rewrite:
             return self._index(pos + 1)
         if head in ("CREATE", "ALTER", "DROP") and obj == "TABLE":
             return self._tables(pos + 1, many=head == "DROP", head=head)
-        if obj in _UNSUPPORTED_OBJECTS or head in ("CREATE", "ALTER", "DROP", "RENAME"):
+        if obj in _SKIPPED_PROGRAMS and head in ("CREATE", "ALTER", "DROP"):
+            log.info("skipping %s %s: views, triggers, routines and events are not replicated",
+                     head, obj)
+            return None
+        if head in ("CREATE", "ALTER", "DROP", "RENAME"):
             if self.filter.schema_in_scope(self.schema) if self.schema else True:
                 raise UnsupportedStatement(f"{head} {obj} is not supported")
             return None
@@ -133,11 +143,14 @@ class _Rewrite:
             raise UnsupportedStatement("a table name without a database and no default database")
         return self.schema, name, first, first
 
-    def _replace_table(self, k: int) -> int:
-        """Rewrite the table name at sig[k]; return the sig index after it."""
+    def _replace_table(self, k: int, referenced: bool = False) -> int:
+        """Rewrite the table name at sig[k]; return the sig index after it. A ``referenced``
+        table out of scope (a foreign key's parent) keeps its source names, fully qualified."""
         schema, table, first, last = self._name_at(k)
         mapping = self.filter.match(schema, table)
-        if mapping is None:
+        if mapping is None and referenced:
+            self._set_name(first, last, quote_table(schema, table))
+        elif mapping is None:
             self.out_of_scope += 1
         else:
             if mapping.columns:
@@ -145,10 +158,32 @@ class _Rewrite:
                     f"DDL on {schema}.{table}, which has column_map_from, is not supported")
             target = (mapping.target_schema, mapping.target_table)
             self.in_scope.append(target)
-            self.tokens.items[first] = ("bq", quote_table(*target))
-            for i in range(first + 1, last + 1):
-                self.tokens.items[i] = ("ws", "")
+            self._set_name(first, last, quote_table(*target))
         return self.sig.index(last) + 1
+
+    def _set_name(self, first: int, last: int, text: str) -> None:
+        self.tokens.items[first] = ("bq", text)
+        for i in range(first + 1, last + 1):
+            self.tokens.items[i] = ("ws", "")
+
+    def _keep_only(self, elements: list[tuple[int, int, bool]]) -> None:
+        """Blank the elements of a comma-separated list (sig ranges) that are not kept."""
+        kept = 0
+        for start, end, keep in elements:
+            if end < len(self.sig) and self.tokens.items[self.sig[end]][1] == ",":
+                self.tokens.items[self.sig[end]] = ("ws", "")
+            if not keep:
+                for i in range(self.sig[start], self.sig[end - 1] + 1):
+                    self.tokens.items[i] = ("ws", "")
+                continue
+            if kept:
+                self._insert_before(start, ", ")
+            kept += 1
+
+    def _insert_before(self, k: int, text: str) -> None:
+        index = self.sig[k]
+        kind, old = self.tokens.items[index]
+        self.tokens.items[index] = (kind, text + old)
 
     def _skip_words(self, k: int, *words: str) -> int:
         while k < len(self.sig) and self.tokens.word(self.sig[k]) in words:
@@ -158,8 +193,10 @@ class _Rewrite:
     def _references(self, start: int) -> None:
         for k in range(start, len(self.sig) - 1):
             word = self.tokens.word(self.sig[k])
-            if word in ("REFERENCES", "LIKE") or (word in ("TO", "AS") and
-                                                   self.tokens.word(self.sig[k - 1]) == "RENAME"):
+            if word == "REFERENCES":
+                self._replace_table(k + 1, referenced=True)
+            elif word == "LIKE" or (word in ("TO", "AS") and
+                                    self.tokens.word(self.sig[k - 1]) == "RENAME"):
                 self._replace_table(k + 1)
 
     def _insert_after(self, k: int, text: str) -> None:
@@ -180,20 +217,35 @@ class _Rewrite:
         k = self._skip_words(k, "IF", "NOT", "EXISTS")
         if not has_if and not self.or_replace and head in ("CREATE", "DROP"):
             self._insert_after(k - 1, " IF NOT EXISTS" if head == "CREATE" else " IF EXISTS")
+        if many:
+            return self._list(k, pairs=False)
         k = self._replace_table(k)
-        while many and k < len(self.sig) and self.tokens.items[self.sig[k]][1] == ",":
-            k = self._replace_table(k + 1)
         self._references(k)
         return self._result()
 
     def _rename(self, k: int) -> RewrittenDDL | None:
+        return self._list(k, pairs=True)
+
+    def _list(self, k: int, pairs: bool) -> RewrittenDDL | None:
+        """``DROP TABLE a, b`` / ``RENAME TABLE a TO b, c TO d``: keep the replicated elements.
+        A rename pair with one side in scope moves a table in or out of the job: unsupported."""
+        elements: list[tuple[int, int, bool]] = []
         while True:
+            start, found = k, len(self.in_scope)
             k = self._replace_table(k)
-            k = self._skip_words(k, "TO")
-            k = self._replace_table(k)
+            if pairs:
+                k = self._replace_table(self._skip_words(k, "TO"))
+            found = len(self.in_scope) - found
+            if pairs and found == 1:
+                raise UnsupportedStatement("RENAME TABLE moves a table into or out of the "
+                                           "replicated tables")
+            elements.append((start, k, found > 0))
             if k >= len(self.sig) or self.tokens.items[self.sig[k]][1] != ",":
-                return self._result()
+                break
             k += 1
+        self._keep_only(elements)
+        self.out_of_scope = 0
+        return self._result()
 
     def _index(self, k: int) -> RewrittenDDL | None:
         k = self._skip_words(k, "IF", "NOT", "EXISTS") + 1  # the index name

@@ -104,3 +104,43 @@ def test_crash_between_ddl_and_its_rows_applies_the_rows_once(
     assert table_summary(target_server, s)["t2"][0] == 50
     assert not target_server.execute(f"SELECT 1 FROM {TABLE} WHERE job_id=%s AND seq=%s",
                                      (job_id, PENDING_DDL_SEQ))
+
+
+def test_ddl_keeps_the_replicated_tables_and_skips_views_triggers_and_routines(
+    source_server: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
+    job_id: str, fresh_schema: str,
+) -> None:
+    s, other = fresh_schema, f"{fresh_schema}_x"
+    _prepare(source_server, target_server, s)
+    source_server.execute(f"CREATE DATABASE `{other}`")
+    for table in ("a", "b", "c", "d", "e"):
+        source_server.execute(f"CREATE TABLE `{other}`.{table} (id INT PRIMARY KEY)")
+    for server in (source_server, target_server):
+        server.execute(f"CREATE TABLE `{s}`.gone (id INT PRIMARY KEY)")
+        server.execute(f"CREATE TABLE `{s}`.emptied (id INT PRIMARY KEY)")
+        server.execute(f"INSERT INTO `{s}`.emptied VALUES (1), (2)")
+    job = make_job(job_id, source_server, target_server, s, auto_gtid=True)
+    src, dest = _start(job, redis_client)
+    try:
+        _source_writes(
+            source_server, s,
+            "CREATE VIEW v AS SELECT id FROM t1",
+            "CREATE TRIGGER tr BEFORE INSERT ON t1 FOR EACH ROW SET NEW.v = UPPER(NEW.v)",
+            "CREATE PROCEDURE p() SELECT 1",
+            "CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DISABLE DO SELECT 1",
+            f"DROP TABLE gone, `{other}`.a",
+            f"DROP TABLE IF EXISTS `{other}`.b, missing",
+            f"DROP TABLE `{other}`.c",
+            f"TRUNCATE TABLE `{other}`.e", "TRUNCATE TABLE emptied",
+            f"RENAME TABLE `{other}`.d TO `{other}`.d2, t1 TO t1_new",
+            "INSERT INTO t1_new VALUES (100, 'x')",
+            "ALTER VIEW v AS SELECT 1 AS one",
+            "DROP VIEW v", "DROP TRIGGER tr", "DROP PROCEDURE p", "DROP FUNCTION f", "DROP EVENT e",
+            "CREATE TABLE after_all (id INT PRIMARY KEY)", "INSERT INTO after_all VALUES (1)")
+        wait_converged(source_server, target_server, s, timeout=30, runners=(src, dest))
+    finally:
+        src.stop()
+        dest.stop()
+        source_server.execute(f"DROP DATABASE IF EXISTS `{other}`")
+    assert set(table_summary(target_server, s)) == {"t1_new", "emptied", "after_all"}
