@@ -114,7 +114,7 @@ class IncrementalApplier:
         for change in tx.changes:
             window = (self._windows.get((change.schema, change.table))
                       if isinstance(change, RowEvent) else None)
-            if window is None:
+            if window is None or not isinstance(change, RowEvent):
                 kept.append(change)
             elif not _before(tx, window[0], self._parsed):
                 kept.append(change)
@@ -179,6 +179,11 @@ class IncrementalApplier:
     @property
     def low_water(self) -> int:
         return self._pool.low_water
+
+    @property
+    def idle(self) -> bool:
+        """Everything submitted has committed."""
+        return self._pool.low_water >= self._seq
 
     def maintain(self, force: bool = False) -> None:
         """Update stats from what committed and fold the checkpoint now and then."""

@@ -18,7 +18,7 @@ from replication.binlog import BinlogReader
 from replication.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
 from replication.position import BinlogPosition
 from replication.rowfilter import RowFilter
-from replication.stats import STAGE_READING, STAGE_WAITING
+from replication.stats import STAGE_SENDING
 from replication.task import TaskContext
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,8 @@ class IncrementalSource:
                 return
             if item is not None:
                 self._add(item)
-            elif not self._pending:
-                ctx.stats.stage = STAGE_WAITING
+            elif not self._pending and self._queue.empty():
+                ctx.stats.set_caught_up()  # everything read was sent; waiting for new binlog
             if self._pending and (self._pending_size >= self._max_size or
                                   time.monotonic() - self._pending_since >= self._timeout):
                 self._send(by_size=self._pending_size >= self._max_size)
@@ -131,7 +131,7 @@ class IncrementalSource:
         self._pending_size += estimate_size(tx)
         self._last = tx
         stats = self._ctx.stats
-        stats.stage = STAGE_READING
+        stats.stage = STAGE_SENDING
         stats.read_master_tx_count += 1
         stats.set_delay_from(tx.timestamp)
 

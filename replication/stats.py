@@ -16,7 +16,8 @@ import redis
 
 STAGE_FULL = "Copying rows from source tables"
 STAGE_WAITING = "Master has sent all binlog to slave; waiting for more updates"
-STAGE_READING = "Reading event from the relay log"
+STAGE_READING = "Reading event from the relay log"  # the dest applying what it received
+STAGE_SENDING = "Sending binlog event to slave"  # the src reading the binlog and sending it
 STAGE_CONNECTING = "Connecting to master"
 STATS_TTL_SECONDS = 7 * 24 * 3600
 
@@ -84,10 +85,18 @@ class TaskStats:
         self.copy_done = False
 
     def set_delay_from(self, source_ts: float, now: float | None = None) -> None:
-        """Record the source timestamp of the last event handled; delay is measured from it."""
+        """Record the source timestamp of the last event handled; delay is measured from it
+        until the task says it caught up."""
         self.last_event_ts = source_ts
         now = time.time() if now is None else now
         self.delay_count.time = max(0, int(now - source_ts)) if source_ts else 0
+
+    def set_caught_up(self, stage: str = STAGE_WAITING) -> None:
+        """Nothing left to handle (the src waits for new binlog, the dest's backlog is empty):
+        the delay is 0, not the time since the last event, however long the source is idle."""
+        self.stage = stage
+        self.last_event_ts = 0.0
+        self.delay_count.time = 0
 
     def progress(self, now: float | None = None) -> tuple[str, str]:
         """Full-copy percent (``"%.1f"``) and ETA (``"N/A"`` under 1%, ``"0s"`` when done)."""

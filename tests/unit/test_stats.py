@@ -32,3 +32,14 @@ def test_monitor_record_has_every_dtle_field() -> None:
 
 def test_durations_read_like_go() -> None:
     assert [format_duration(s) for s in (0, 59.6, 61, 3725)] == ["0s", "1m0s", "1m1s", "1h2m5s"]
+
+
+def test_delay_grows_while_behind_and_is_zero_once_caught_up() -> None:
+    stats = TaskStats()
+    stats.set_delay_from(1000.0, now=1003.0)
+    assert stats.to_monitor(now=1005.0)["delay_count"]["time"] == 5  # still applying it
+    stats.set_caught_up()
+    assert stats.to_monitor(now=1005.0)["delay_count"]["time"] == 0
+    record = stats.to_monitor(now=1600.0)  # an idle source: still no delay ten minutes later
+    assert record["delay_count"]["time"] == 0
+    assert record["stage"] == "Master has sent all binlog to slave; waiting for more updates"
