@@ -26,7 +26,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! cmp -s requirements-dev.txt .venv/.installed-dev 2>/dev/null || ! cmp -s requirements.txt .venv/.installed 2>/dev/null; then
   echo "== installing requirements"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  # (this machine's pip configuration names local index folders that may not exist: hush that)
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   cp requirements.txt .venv/.installed
   cp requirements-dev.txt .venv/.installed-dev
 fi
