@@ -19,10 +19,14 @@ from replication.errors import Stopped
 from replication.stats import MessageStatus
 from replication.stop import StopSignal
 
-# XADD only while the lease key still names this sender, atomically.
+# XADD only while the lease key still names this sender and the backlog is under capacity,
+# atomically and in one round trip: false = fenced out, 0 = full (wait and retry).
 _FENCED_XADD = """
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return false
+end
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
 end
 return redis.call('XADD', KEYS[1], '*', 'm', ARGV[2])
 """
@@ -74,16 +78,19 @@ class RedisTransport:
     # -- src side -------------------------------------------------------------------------
     def send(self, message: Any, poll_seconds: float = 0.05) -> str:
         """Append one message, first waiting while the backlog is at capacity."""
-        while self.backlog() >= self.capacity:
-            self._check_stop()
-            time.sleep(poll_seconds)
         self._check_stop()
         data = messages.encode(message)
         fence = self._fence
         keys = [self._key, fence.key if fence else self._key]
-        entry_id = self._xadd(keys=keys, args=[fence.token if fence else "", data])
-        if entry_id is None:
-            raise FencedOut(f"lease {keys[1]} is held by another allocation")
+        args: list[str | bytes | int] = [fence.token if fence else "", data, self.capacity]
+        while True:
+            entry_id = self._xadd(keys=keys, args=args)
+            if entry_id is None:
+                raise FencedOut(f"lease {keys[1]} is held by another allocation")
+            if entry_id != 0:
+                break
+            self._check_stop()
+            time.sleep(poll_seconds)
         self.status.out_messages += 1
         self.status.out_bytes += len(data)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
