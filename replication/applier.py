@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+from pymysql.constants import CLIENT
 
 from replication.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 from replication.errors import TargetError
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout
 DDL_ALREADY_DONE = {1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1176}
 MAX_RETRIES = 5
-DELETE_BATCH = 1000
+STATEMENT_BYTES = 512 * 1024  # one multi-row statement: far under any max_allowed_packet
+ROUND_TRIP_BYTES = 1024 * 1024
 
 ConnFactory = Callable[[], pymysql.connections.Connection]
 
@@ -124,18 +126,20 @@ class MySQLApplier:
 
     def _commit_rows(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]],
                      idempotent: frozenset[tuple[str, str]]) -> None:
-        """The row changes of ``tx`` and the checkpoint statements as one target transaction."""
+        """The row changes of ``tx`` and the checkpoint statements as one target transaction,
+        usually in a single round trip (see ``_Batch``)."""
         for attempt in range(1, MAX_RETRIES + 1):
             conn = self.connection()
             try:
-                conn.begin()
                 with conn.cursor() as cur:
+                    batch = _Batch(conn, cur)
                     for change in tx.changes:
                         if isinstance(change, RowEvent):
-                            self._rows(cur, change, (change.schema, change.table) in idempotent)
+                            self._rows(batch, change, (change.schema, change.table) in idempotent)
                     for sql, args in checkpoint:
-                        cur.execute(sql, args)
-                conn.commit()
+                        batch.add_statement(sql, args)
+                    batch.add("COMMIT")
+                    batch.flush()
                 return
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else 0
@@ -186,79 +190,120 @@ class MySQLApplier:
         except pymysql.err.MySQLError:
             self.close()
 
-    # -- statements -----------------------------------------------------------------------
-    def _rows(self, cur: Any, event: RowEvent, idempotent: bool) -> None:
+    # -- statements ---------------------------------------------------------------------
+    def _rows(self, batch: _Batch, event: RowEvent, idempotent: bool) -> None:
         table = quote_table(event.schema, event.table)
         key = self._keys.get(event.schema, event.table).key
         if key and not set(key) <= set(event.columns):
             key = ()  # column_map_from left the key out: match on what we have
         if event.kind == INSERT:
-            cur.executemany(_insert_sql(table, event.columns, upsert=idempotent), event.rows)
+            batch.add_rows(*_insert_parts(table, event.columns, upsert=idempotent), event.rows)
         elif event.kind == DELETE:
-            self._delete(cur, table, event, key)
+            self._delete(batch, table, event, key)
         else:
-            self._update(cur, table, event, key, idempotent)
+            self._update(batch, table, event, key, idempotent)
 
-    def _delete(self, cur: Any, table: str, event: RowEvent, key: tuple[str, ...]) -> None:
+    def _delete(self, batch: _Batch, table: str, event: RowEvent, key: tuple[str, ...]) -> None:
         if not key:
             sql = f"DELETE FROM {table} WHERE {_all_columns_match(event.columns)} LIMIT 1"
-            cur.executemany(sql, event.rows)
+            for row in event.rows:
+                batch.add_statement(sql, row)
             return
         picks = [event.columns.index(k) for k in key]
-        for start in range(0, len(event.rows), DELETE_BATCH):
-            batch = event.rows[start:start + DELETE_BATCH]
-            if len(key) == 1:
-                marks = ",".join(["%s"] * len(batch))
-                args = [r[picks[0]] for r in batch]
-                cur.execute(f"DELETE FROM {table} WHERE {quote_ident(key[0])} IN ({marks})", args)
-            else:
-                tuple_marks = "(" + ",".join(["%s"] * len(key)) + ")"
-                marks = ",".join([tuple_marks] * len(batch))
-                cols = ",".join(quote_ident(k) for k in key)
-                args = [r[i] for r in batch for i in picks]
-                cur.execute(f"DELETE FROM {table} WHERE ({cols}) IN ({marks})", args)
+        cols = ",".join(quote_ident(k) for k in key)
+        head = f"DELETE FROM {table} WHERE ({cols}) IN ("
+        batch.add_rows(head, ")", [[r[i] for i in picks] for r in event.rows])
 
-    def _update(self, cur: Any, table: str, event: RowEvent, key: tuple[str, ...], idempotent: bool) -> None:
+    def _update(self, batch: _Batch, table: str, event: RowEvent, key: tuple[str, ...],
+                idempotent: bool) -> None:
         columns = event.columns
         if not key:
             sets = ", ".join(f"{quote_ident(c)}=%s" for c in columns)
             sql = f"UPDATE {table} SET {sets} WHERE {_all_columns_match(columns)} LIMIT 1"
-            cur.executemany(sql, [[*after, *before] for before, after in event.rows])
+            for before, after in event.rows:
+                batch.add_statement(sql, [*after, *before])
             return
         picks = [columns.index(k) for k in key]
-        upsert = _insert_sql(table, columns, upsert=True)
+        upsert = _insert_parts(table, columns, upsert=True)
         same: list[Any] = []
         for before, after in event.rows:
             if all(before[i] == after[i] for i in picks):
                 same.append(after)
                 continue
             if same:  # keep row order: flush the batched same-key updates first
-                cur.executemany(upsert, same)
+                batch.add_rows(*upsert, same)
                 same = []
-            self._key_change(cur, table, columns, key, picks, before, after, idempotent)
+            self._key_change(batch, table, columns, key, picks, before, after, idempotent)
         if same:
-            cur.executemany(upsert, same)
+            batch.add_rows(*upsert, same)
 
-    def _key_change(self, cur: Any, table: str, columns: list[str], key: tuple[str, ...],
+    def _key_change(self, batch: _Batch, table: str, columns: list[str], key: tuple[str, ...],
                     picks: list[int], before: list, after: list, idempotent: bool) -> None:
         where = " AND ".join(f"{quote_ident(k)}=%s" for k in key)
         old_key = [before[i] for i in picks]
         if idempotent:
-            cur.execute(f"DELETE FROM {table} WHERE {where}", old_key)
-            cur.execute(_insert_sql(table, columns, upsert=True), after)
+            batch.add_statement(f"DELETE FROM {table} WHERE {where}", old_key)
+            batch.add_rows(*_insert_parts(table, columns, upsert=True), [after])
             return
         sets = ", ".join(f"{quote_ident(c)}=%s" for c in columns)
-        cur.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*after, *old_key])
+        batch.add_statement(f"UPDATE {table} SET {sets} WHERE {where}", [*after, *old_key])
 
 
-def _insert_sql(table: str, columns: Sequence[str], upsert: bool) -> str:
+class _Batch:
+    """The statements of one target transaction as SQL text, sent ``BEGIN; ...; COMMIT`` in as
+    few round trips as the connection allows: one per ``ROUND_TRIP_BYTES`` with the
+    MULTI_STATEMENTS client flag, else one per statement. The server stops at the first
+    failing statement, so an error leaves an open transaction the caller rolls back."""
+
+    def __init__(self, conn: pymysql.connections.Connection, cur: Any) -> None:
+        self._escape = conn.escape
+        self._cur = cur
+        self._multi = bool(conn.client_flag & CLIENT.MULTI_STATEMENTS)
+        self._parts: list[str] = ["BEGIN"]
+        self._size = 5
+
+    def add(self, sql: str) -> None:
+        self._parts.append(sql)
+        self._size += len(sql) + 1
+        if self._size >= ROUND_TRIP_BYTES:
+            self.flush()
+
+    def add_statement(self, sql: str, args: Sequence[Any]) -> None:
+        self.add(sql % tuple(map(self._escape, args)))
+
+    def add_rows(self, head: str, suffix: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``head (row),(row),... suffix``: one statement per ``STATEMENT_BYTES`` of rows."""
+        escape = self._escape
+        tuples: list[str] = []
+        size = 0
+        for row in rows:
+            text = "(" + ",".join(map(escape, row)) + ")"
+            tuples.append(text)
+            size += len(text) + 1
+            if size >= STATEMENT_BYTES:
+                self.add(head + ",".join(tuples) + suffix)
+                tuples, size = [], 0
+        if tuples:
+            self.add(head + ",".join(tuples) + suffix)
+
+    def flush(self) -> None:
+        parts, self._parts, self._size = self._parts, [], 0
+        if not parts:
+            return
+        for sql in ([";".join(parts)] if self._multi else parts):
+            self._cur.execute(sql)
+            while self._cur.nextset():
+                pass
+
+
+def _insert_parts(table: str, columns: Sequence[str], upsert: bool) -> tuple[str, str]:
+    """A multi-row INSERT's text before and after its row tuples."""
     cols = ",".join(quote_ident(c) for c in columns)
-    marks = ",".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
+    suffix = ""
     if upsert:
-        sql += " ON DUPLICATE KEY UPDATE " + ",".join(
+        suffix = " ON DUPLICATE KEY UPDATE " + ",".join(
             f"{quote_ident(c)}=VALUES({quote_ident(c)})" for c in columns)
-    return sql
+    return f"INSERT INTO {table} ({cols}) VALUES ", suffix
 
 
 def _all_columns_match(columns: Sequence[str]) -> str:

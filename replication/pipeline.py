@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pymysql
+from pymysql.constants import CLIENT
 
 from replication import mysql
 from replication.binlog import BinlogReader, check_source, replica_server_id, resolve_start
@@ -36,7 +37,7 @@ from replication.snapshot_apply import SnapshotApplier
 from replication.snapshot_checkpoint import load_snapshot_resume
 from replication.snapshot_messages import SNAPSHOT_MESSAGES, SnapshotDone
 from replication.src_incremental import IncrementalSource
-from replication.stats import STAGE_CONNECTING
+from replication.stats import STAGE_CONNECTING, STAGE_READING
 from replication.task import TaskContext
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,12 @@ def source_factory(ctx: TaskContext) -> ConnFactory:
     return lambda: mysql.connect(cfg)
 
 
-def target_factory(ctx: TaskContext) -> ConnFactory:
+def target_factory(ctx: TaskContext, **kwargs: Any) -> ConnFactory:
     dest = ctx.job.dest_task
     if not isinstance(dest, MySQLDestTaskConfig):
         raise ConfigError("this job's dest is not a MySQL target")
     cfg = dest.mysql_connection_config
-    return lambda: mysql.connect(cfg)
+    return lambda: mysql.connect(cfg, **kwargs)
 
 
 class SrcRunner:
@@ -151,7 +152,10 @@ class DestRunner:
 
     def run(self) -> None:
         ctx = self.ctx
-        self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, self._factory, ctx.stats,
+        # Multi-statement connections: a transaction's rows, its checkpoint row and its COMMIT
+        # go to the target in one round trip.
+        multi = target_factory(ctx, client_flag=CLIENT.MULTI_STATEMENTS)
+        self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, multi, ctx.stats,
                                         self._table_windows)
         try:
             while not ctx.stop.is_set():
@@ -160,7 +164,7 @@ class DestRunner:
                     self._handle(entry.entry_id, entry.message)
                     if ctx.stop.is_set():
                         break
-                self._maintain()
+                self._maintain(received=bool(entries))
             self._incr.drain(timeout=5.0)
             self._maintain(force=True)
         finally:
@@ -212,10 +216,15 @@ class DestRunner:
             self._announced_incr = True
             self.ctx.event("Driver", "job_stage_incr")
 
-    def _maintain(self, force: bool = False) -> None:
+    def _maintain(self, force: bool = False, received: bool = True) -> None:
         incr = self._incr
         assert incr is not None
         incr.maintain(force)
+        if self._announced_incr:
+            if not received and incr.idle:
+                self.ctx.stats.set_caught_up()  # empty backlog, everything committed
+            else:
+                self.ctx.stats.stage = STAGE_READING
         low = incr.low_water
         done = [entry_id for entry_id, seq in self._unacked if seq <= low]
         if done:
