@@ -10,7 +10,9 @@ committed (the *low-water mark*). ``dep`` comes from
   transaction waits for everything before it;
 - the source's commit parents (``use_my_sql_dependency``): MySQL's ``last_committed`` (the
   transaction may run once the one whose ``sequence_number`` equals it committed), or MariaDB's
-  group-commit id (members of one group commit run together).
+  group-commit id (members of one group commit run together). MariaDB gives a commit id only to
+  transactions that committed in one group with others; the rest, and any transaction without
+  commit parents, fall back to row keys (noted once in the log).
 
 DDL, transactions on tables without a usable key, and anything unknown are barriers: they wait
 for every earlier transaction and every later one waits for them. Transactions commit out of
@@ -53,6 +55,7 @@ class DependencyTracker:
         self._barrier = 0
         self._by_sequence: dict[int, int] = {}  # MySQL sequence_number -> seq
         self._group: tuple[int, int] = (0, 0)  # MariaDB (commit id, dep of its group)
+        self._noted_no_parents = False
 
     def depends_on(self, tx: Transaction, seq: int) -> tuple[int, bool]:
         """(dep, is_barrier) for transaction ``seq``."""
@@ -62,20 +65,24 @@ class DependencyTracker:
             self._last_writer.clear()
             return seq - 1, True
         dep = self._barrier
-        if self._use_parents:
-            dep = max(dep, self._parent_dep(tx, seq))
+        parent = self._parent_dep(tx, seq) if self._use_parents else None
+        # Keys are recorded in both modes: a transaction without commit parents falls back to
+        # them, so they must cover every transaction before it.
+        if len(self._last_writer) + len(writeset) > self._history_size:
+            self._last_writer.clear()
+            self._barrier = seq - 1
+            dep = seq - 1
+        if parent is not None:
+            dep = max(dep, parent)
         else:
-            if len(self._last_writer) + len(writeset) > self._history_size:
-                self._last_writer.clear()
-                self._barrier = seq - 1
-                dep = seq - 1
             for key in writeset:
                 dep = max(dep, self._last_writer.get(key, 0))
         for key in writeset:
             self._last_writer[key] = seq
         return dep, False
 
-    def _parent_dep(self, tx: Transaction, seq: int) -> int:
+    def _parent_dep(self, tx: Transaction, seq: int) -> int | None:
+        """The dep from the source's commit parents; None when the transaction has none."""
         if tx.sequence_number:  # MySQL logical clock
             self._by_sequence[tx.sequence_number] = seq
             parent = self._by_sequence.get(tx.last_committed)
@@ -88,7 +95,13 @@ class DependencyTracker:
                 self._group = (tx.last_committed, seq - 1)
                 return seq - 1
             return group_dep
-        return seq - 1
+        if not self._noted_no_parents:
+            # MariaDB marks only transactions that committed in one group with a commit id;
+            # MySQL without binlog_transaction_dependency info writes no logical clock.
+            self._noted_no_parents = True
+            log.info("use_my_sql_dependency: transaction %s has no commit parents from the "
+                     "source; using row-key dependencies for such transactions", tx.ident)
+        return None
 
     def _writeset(self, tx: Transaction) -> set[tuple] | None:
         keys: set[tuple] = set()
