@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -53,6 +54,17 @@ def test_swagger_ui_and_schema_list_every_route() -> None:
     create = paths["/v2/job/migration"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "MigrationJobRequest")
+
+
+def test_swagger_ui_assets_are_served_without_a_web_server() -> None:
+    client = Client()
+    page = client.get("/swagger/index.html").content.decode()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    for asset in assets:
+        response = client.get(asset)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert response.status_code == 200 and len(body) > 100, asset
 
 
 def test_browsable_api_renders_html() -> None:
