@@ -54,6 +54,10 @@ def test_fast_decoder_matches_the_library(source_server: MariaDBServer, fresh_sc
         cur.execute("UPDATE fast SET v = NULL, lv = REPEAT('y', 299) WHERE id = 1")
         cur.execute("INSERT INTO slow VALUES (1, 12.34, '2024-01-02 03:04:05.700')")
         cur.execute("DELETE FROM fast WHERE id <= 2")
+        cur.execute("ALTER TABLE fast ADD COLUMN extra INT DEFAULT 7, ALGORITHM=INSTANT")
+        cur.execute("INSERT INTO fast (id) VALUES (3)")
+        cur.execute("ALTER TABLE fast DROP COLUMN t")
+        cur.execute("INSERT INTO fast (id) VALUES (4)")
     conn.close()
     fast = _transactions(source_server, start)
     monkeypatch.setattr(binlog, "plan_for", lambda columns: None)
@@ -62,4 +66,7 @@ def test_fast_decoder_matches_the_library(source_server: MariaDBServer, fresh_sc
     inserted = fast[0][0].rows
     assert [tuple(r) for r in inserted] == [
         (*ROWS[0][:9], 1.5, -2.25e300, *ROWS[0][11:]), ROWS[1], ROWS[2]]
-    assert len(fast) == 5 and fast[1][0].kind == "update" and fast[1][0].rows[0][1][11] == "ü"
+    assert len(fast) == 9 and fast[1][0].kind == "update" and fast[1][0].rows[0][1][11] == "ü"
+    # Rows written after each ALTER are read with the table definition they were written with.
+    assert (fast[6][0].columns[-1], fast[6][0].rows[0][-1]) == ("extra", 7)
+    assert "t" not in fast[8][0].columns and len(fast[8][0].rows[0]) == 14
