@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -89,14 +90,25 @@ def job_file(tmp: Path, source: MariaDBServer, target: MariaDBServer, start: str
     return path
 
 
-def wait_applied(target: MariaDBServer, gtid: str, timeout: float = 3600) -> float:
+def between(start: str, end: str) -> list[str]:
+    """Every MariaDB GTID after ``start`` through ``end`` (one domain and server: this bench's)."""
+    prefix, _, first = start.rpartition("-")
+    last = int(end.rpartition("-")[2])
+    return [f"{prefix}-{n}" for n in range(int(first) + 1, last + 1)]
+
+
+def wait_applied(target: MariaDBServer, gtids: list[str], timeout: float = 3600) -> float:
+    """When the target's checkpoint holds every one of ``gtids`` (workers commit out of order,
+    so the last GTID alone could be there before an earlier one)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        cp = load_checkpoint(lambda: target.connect(), JOB)
-        if cp is not None and gtid.split(",")[0] in cp.executed:
+        # Without TLS: pymysql builds an SSL context for every connection otherwise, ~60 ms of
+        # CPU per poll that the bench would take from the runners it measures.
+        cp = load_checkpoint(lambda: target.connect(ssl_disabled=True), JOB)
+        if cp is not None and gtids[-1] in cp.executed and all(g in cp.executed for g in gtids):
             return time.perf_counter()
         time.sleep(0.05)
-    raise TimeoutError(f"target did not reach {gtid}")
+    raise TimeoutError(f"target did not reach {gtids[-1]}")
 
 
 def steady_delay(source: MariaDBServer, target: MariaDBServer, rate: int, seconds: float) -> list[float]:
@@ -135,6 +147,20 @@ def steady_delay(source: MariaDBServer, target: MariaDBServer, rate: int, second
     return delays
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def runner_command(task: str, profile_dir: str | None) -> list[str]:
+    """The runner's command line; every thread under cProfile when profiling."""
+    if not profile_dir:
+        return [sys.executable, "-m", "replication.cli"]
+    Path(profile_dir).mkdir(parents=True, exist_ok=True)
+    return [sys.executable, "-m", "bench.profile_runner", str(Path(profile_dir).resolve() / f"{task}.prof")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=500_000)
@@ -142,6 +168,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steady-rate", type=int, default=5000)
     parser.add_argument("--steady-seconds", type=float, default=20)
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run src and dest under cProfile, writing DIR/src.prof and DIR/dest.prof")
     args = parser.parse_args()
     with MariaDBServer(server_id=201) as source, MariaDBServer(server_id=202) as target, \
             tempfile.TemporaryDirectory() as tmp_dir:
@@ -158,22 +186,31 @@ def main() -> None:
         print(f"wrote {args.rows} row changes in {time.perf_counter() - began:.1f}s "
               f"(binlog {start!r} to {end!r})", flush=True)
         count, seconds = bare_read(source, start, end)
+        if count != args.rows:
+            raise SystemExit(f"the bare read decoded {count} rows, not the {args.rows} written")
         bare_rate = count / seconds
         print(f"bare python-mysql-replication read: {count} rows in {seconds:.1f}s = "
               f"{bare_rate:,.0f} rows/s", flush=True)
         job = job_file(tmp, source, target, start, args.workers)
         logs = open(tmp / "runners.log", "wb")  # noqa: SIM115
+        servers_cpu = {name: cpu_seconds(server.process.pid) for name, server in
+                       (("source mariadbd", source), ("target mariadbd", target)) if server.process}
         started = time.perf_counter()
-        command = [sys.executable, "-m", "replication.cli"]
         redis_args = ["--job-config", str(job), "--redis", "redis://127.0.0.1:6379/15"]
-        procs = [subprocess.Popen([*command, task, *redis_args], cwd=ROOT, stdout=logs, stderr=logs)
-                 for task in ("dest", "src")]
+        procs = [subprocess.Popen([*runner_command(task, args.profile), task, *redis_args], cwd=ROOT,
+                                  stdout=logs, stderr=logs) for task in ("dest", "src")]
         try:
-            done = wait_applied(target, end)
+            done = wait_applied(target, between(start, end))
             e2e = args.rows / (done - started)
             print(f"end to end (src + dest processes, {args.workers} workers): {args.rows} rows in "
                   f"{done - started:.1f}s = {e2e:,.0f} rows/s")
             print(f"ratio end-to-end / bare read: {e2e / bare_rate:.2f}")
+            cpu = {task: cpu_seconds(proc.pid) for task, proc in zip(("dest", "src"), procs, strict=True)}
+            for name, server in (("source mariadbd", source), ("target mariadbd", target)):
+                if server.process:
+                    cpu[name] = cpu_seconds(server.process.pid) - servers_cpu[name]
+            print("CPU seconds during end to end: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()),
+                  flush=True)
             delays = steady_delay(source, target, args.steady_rate, args.steady_seconds)
             if delays:
                 print(f"delay at {args.steady_rate} rows/s: median {statistics.median(delays):.2f}s, "
