@@ -113,16 +113,27 @@ class DependencyTracker:
             if not table_key.key or not uniques:
                 return None
             index = {c: i for i, c in enumerate(change.columns)}
-            picks = [(u, [index[c] for c in u]) for u in uniques]
             images = ([img for pair in change.rows for img in pair] if change.kind == UPDATE
                       else change.rows)
-            for image in images:
-                for unique, cols in picks:
-                    # str() so 1 and Decimal('1.0') or 'a' and 'A' may collide: a false
-                    # dependency only costs parallelism, a missed one would cost correctness.
-                    values = tuple(str(image[i]).lower() for i in cols)
-                    keys.add((change.schema, change.table, unique, values))
+            for unique in uniques:
+                # One str per table and key, whose hash Python caches, instead of a tuple of
+                # names hashed again for every row: this loop is the dest's hottest.
+                name = f"{change.schema}.{change.table}.{','.join(unique)}"
+                keys.update([(name, values) for values in _key_values(images, [index[c] for c in unique])])
         return keys
+
+
+def _key_values(images: list, cols: list[int]) -> list[tuple]:
+    """Each image's values of one unique key, normalised so that values the target may hold
+    equal collide: str() and lower() ('a' and 'A'); a false dependency only costs parallelism,
+    a missed one would cost correctness. Ints stay ints (their str() is no coarser): a column
+    holds one type until a DDL, and DDL is a barrier that clears the history."""
+    def norm(value: object) -> object:
+        return value if type(value) is int else str(value).lower()
+    if len(cols) == 1:
+        i = cols[0]
+        return [(norm(image[i]),) for image in images]
+    return [tuple([norm(image[i]) for i in cols]) for image in images]
 
 
 class WorkerPool:
