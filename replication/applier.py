@@ -27,7 +27,7 @@ from typing import Any
 
 import pymysql
 from pymysql.constants import CLIENT, SERVER_STATUS
-from pymysql.converters import escape_string
+from pymysql.converters import escape_float, escape_string
 
 from replication.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 from replication.errors import TargetError
@@ -298,8 +298,8 @@ class _Batch:
 
 
 def _literal(conn: pymysql.connections.Connection) -> Callable[[Any], str]:
-    """``conn.escape`` with the two commonest types first: it is the dest's hottest call, and
-    pymysql reaches ints and strs only after several checks (same text for every value)."""
+    """``conn.escape`` with the commonest types first: it is the dest's hottest call, and
+    pymysql reaches them only after several checks (same text for every value)."""
     escape = conn.escape
     # The session's sql_mode is '' (set on connect), so backslash escapes apply; should it
     # ever say otherwise, strings take pymysql's own path, which honours it.
@@ -309,6 +309,8 @@ def _literal(conn: pymysql.connections.Connection) -> Callable[[Any], str]:
         kind = type(value)
         if kind is int:
             return str(value)
+        if kind is float:
+            return escape_float(value)
         if kind is str and plain_strings:
             return "'" + escape_string(value) + "'"
         return escape(value)
