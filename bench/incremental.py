@@ -92,9 +92,9 @@ def job_file(tmp: Path, source: MariaDBServer, target: MariaDBServer, start: str
 
 def between(start: str, end: str) -> list[str]:
     """Every MariaDB GTID after ``start`` through ``end`` (one domain and server: this bench's)."""
-    prefix, _, first = start.rpartition("-")
-    last = int(end.rpartition("-")[2])
-    return [f"{prefix}-{n}" for n in range(int(first) + 1, last + 1)]
+    prefix, _, last = end.rpartition("-")
+    first = int(start.rpartition("-")[2]) if start else 0
+    return [f"{prefix}-{n}" for n in range(first + 1, int(last) + 1)]
 
 
 def wait_applied(target: MariaDBServer, gtids: list[str], timeout: float = 3600) -> float:
