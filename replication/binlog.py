@@ -249,7 +249,7 @@ class BinlogReader:
             # Keyed by the table map's column list itself: a new map (after DDL) is a new list.
             cached = self._plans[event.table_id] = (event.columns, plan_for(event.columns))
         plan = cached[1]
-        if plan is None:
+        if plan is None or len(plan) != event.number_of_columns:
             return None
         full = _full_bitmap(len(plan))
         if event.columns_present_bitmap != full or (
