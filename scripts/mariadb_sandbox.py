@@ -11,6 +11,7 @@ manager or from the command line::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
 import signal
@@ -25,6 +26,15 @@ import pymysql
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: ask Linux to send SIGTERM when the starting process dies, so
+    a killed test run or demo leaves no server behind."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -43,6 +53,7 @@ class MariaDBServer:
         port: int | None = None,
         log_bin: bool = True,
         extra_args: tuple[str, ...] = (),
+        stop_with_parent: bool = True,
     ) -> None:
         self._owns_dir = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="dtle-mariadb-"))
@@ -50,6 +61,7 @@ class MariaDBServer:
         self.port = port or free_port()
         self.log_bin = log_bin
         self.extra_args = extra_args
+        self.stop_with_parent = stop_with_parent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,7 +98,7 @@ class MariaDBServer:
                      "--binlog-row-image=FULL", "--log-slave-updates", "--binlog-row-metadata=FULL"]
         self.process = subprocess.Popen(
             [*args, *self.extra_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_stop_with_parent if self.stop_with_parent else None,
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -151,7 +163,8 @@ def _main() -> None:
     base = Path(args.dir)
     if args.action == "start":
         base.mkdir(parents=True, exist_ok=True)
-        server = MariaDBServer(base, server_id=args.server_id, port=args.port or None)
+        server = MariaDBServer(base, server_id=args.server_id, port=args.port or None,
+                               stop_with_parent=False)
         server.start()
         (base / "port").write_text(str(server.port))
         print(server.port)

@@ -205,9 +205,9 @@ def test_an_unreachable_source_fails_the_job_and_resume_recovers_it(
 ) -> None:
     source = MariaDBServer(tmp_path / "flaky", server_id=121).start()
     schema = _schema()
-    create_dataset(source, schema, 500)
-    source.stop()
     try:
+        create_dataset(source, schema, 500)
+        source.stop()
         job_id = cluster.post("/v2/job/migration",
                               migration_config("flaky", source, target_server, schema))["job"]["job_id"]
 
