@@ -39,6 +39,11 @@ SCHEMA = "bench"
 JOB = "bench-incremental-migration"
 
 
+WIDE_COLUMNS = (", d DECIMAL(12,2) NOT NULL DEFAULT 1.25, "
+                "e DATETIME(6) NOT NULL DEFAULT "
+                "'2024-01-01 00:00:00.5', f ENUM('x','y') NOT NULL DEFAULT 'x', g TEXT DEFAULT 'wide'")
+
+
 def write_rows(source: MariaDBServer, rows: int, tx_rows: int) -> None:
     conn = source.connect(database=SCHEMA)
     with conn.cursor() as cur:
@@ -46,7 +51,7 @@ def write_rows(source: MariaDBServer, rows: int, tx_rows: int) -> None:
         for start in range(0, inserts, tx_rows):
             conn.begin()
             last = min(inserts, start + tx_rows)
-            cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s)",
+            cur.executemany("INSERT INTO t (id, a, b, c) VALUES (%s, %s, %s, %s)",
                             [(i, i % 97, f"name-{i}", i * 1.5) for i in range(start, last)])
             conn.commit()
         for start in range(0, rows - inserts, tx_rows):
@@ -120,7 +125,8 @@ def steady_delay(source: MariaDBServer, target: MariaDBServer, rate: int, second
             n, started = 10_000_000, time.perf_counter()
             while not stop.is_set():
                 conn.begin()
-                cur.executemany("INSERT INTO t VALUES (%s, 1, 'steady', 1)", [(n + i,) for i in range(100)])
+                cur.executemany("INSERT INTO t (id, a, b, c) VALUES (%s, 1, 'steady', 1)",
+                                [(n + i,) for i in range(100)])
                 cur.execute("REPLACE INTO hb VALUES (1, %s)", (time.time(),))
                 conn.commit()
                 n += 100
@@ -168,6 +174,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steady-rate", type=int, default=5000)
     parser.add_argument("--steady-seconds", type=float, default=20)
+    parser.add_argument("--wide", action="store_true",
+                        help="add DECIMAL, DATETIME(6), ENUM and TEXT columns (rows the binlog "
+                             "library decodes, not the project's fast decoder)")
     parser.add_argument("--profile", metavar="DIR",
                         help="run src and dest under cProfile, writing DIR/src.prof and DIR/dest.prof")
     args = parser.parse_args()
@@ -177,7 +186,7 @@ def main() -> None:
         for server in (source, target):
             server.execute(f"CREATE DATABASE {SCHEMA}")
             server.execute(f"CREATE TABLE {SCHEMA}.t (id BIGINT PRIMARY KEY, a INT, b VARCHAR(32), "
-                           "c DOUBLE)")
+                           f"c DOUBLE{WIDE_COLUMNS if args.wide else ''})")
             server.execute(f"CREATE TABLE {SCHEMA}.hb (id INT PRIMARY KEY, ts DOUBLE)")
         start = gtid_pos(source)
         began = time.perf_counter()
