@@ -99,7 +99,7 @@ def _context(job: Job, task: Task, allocation: Allocation, lease: Lease, stop: T
         events.record(allocation_id, event_type, message)
 
     return TaskContext(job=config, transport=transport, stats=stats, publish_stats=publish,
-                       event=event, stop=stop)
+                       event=event, stop=stop, owner=allocation_id)
 
 
 def _run_engine(ctx: TaskContext, job: Job, task: Task, allocation: Allocation, stop: TaskStop) -> None:

@@ -25,6 +25,8 @@ class TaskContext:
     publish_stats: Callable[[], None]  # cheap to call often: it writes at most once a second
     event: EventSink
     stop: StopSignal
+    # Who runs this task now (the allocation id); a newer owner fences older ones out.
+    owner: str = ""
 
 
 class TaskRunner(Protocol):
