@@ -31,6 +31,7 @@ from pymysql.converters import escape_float, escape_string
 
 from replication.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 from replication.errors import TargetError
+from replication.fence import UNFENCED, OwnerFence
 from replication.mysql import quote_ident, quote_table
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,12 @@ class TableKeys:
 class MySQLApplier:
     """Runs transactions on one target connection, with the checkpoint row in each."""
 
-    def __init__(self, conn_factory: ConnFactory, keys: TableKeys, checkpoint_sql: str) -> None:
+    def __init__(self, conn_factory: ConnFactory, keys: TableKeys, checkpoint_sql: str,
+                 fence: OwnerFence = UNFENCED) -> None:
         self._factory = conn_factory
         self._keys = keys
         self._checkpoint_sql = checkpoint_sql
+        self.fence = fence
         self._conn: pymysql.connections.Connection | None = None
 
     def connection(self) -> pymysql.connections.Connection:
@@ -134,6 +137,8 @@ class MySQLApplier:
             try:
                 with conn.cursor() as cur:
                     batch = _Batch(conn, cur)
+                    for sql, args in self.fence.statements():  # first: it locks the owner row
+                        batch.add_statement(sql, args)
                     for change in tx.changes:
                         if isinstance(change, RowEvent):
                             self._rows(batch, change, (change.schema, change.table) in idempotent)
@@ -145,6 +150,9 @@ class MySQLApplier:
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else 0
                 self._rollback()
+                fenced = self.fence.fenced_out(exc, self._conn)
+                if fenced is not None:
+                    raise fenced from exc
                 if code in RETRYABLE and attempt < MAX_RETRIES:
                     log.warning("retrying transaction %s after error %s (attempt %d)",
                                 tx.ident, code, attempt)
@@ -153,6 +161,11 @@ class MySQLApplier:
                 raise TargetError(f"applying source transaction {tx.ident} failed: "
                                   f"{exc.args[-1] if exc.args else exc}") from exc
         raise AssertionError("unreachable")
+
+    def commit_statements(self, tx: Transaction, statements: Sequence[tuple[str, tuple]]) -> None:
+        """``statements`` alone, on behalf of ``tx``, as one (fenced) target transaction."""
+        self._commit_rows(Transaction(tx.gtid, tx.file, tx.pos, tx.timestamp), statements,
+                          frozenset())
 
     def apply_ddl(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]], may_have_run: bool,
                   idempotent: frozenset[tuple[str, str]] = frozenset()) -> None:
@@ -168,7 +181,8 @@ class MySQLApplier:
             if rows_seen:  # a DDL would commit those rows without their checkpoint row
                 raise TargetError(f"source transaction {tx.ident} has rows before a DDL, which "
                                   "cannot be applied exactly once")
-            self._run_ddl(tx, change, may_have_run)
+            with self.fence.guard(self._factory):
+                self._run_ddl(tx, change, may_have_run)
         self._keys.clear()
         self._commit_rows(tx, checkpoint, idempotent)
 

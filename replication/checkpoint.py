@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import pymysql
 
 from replication.config import CHECKPOINT_SCHEMA
+from replication.fence import UNFENCED, OwnerFence
 from replication.gtid import GtidSet, is_mariadb_gtid
 from replication.mysql import quote_ident
 from replication.position import BinlogPosition
@@ -137,9 +138,11 @@ def _parse_position(text: str) -> BinlogPosition:
 class CheckpointStore:
     """Writes a job's checkpoint rows; the row inserts go inside the appliers' transactions."""
 
-    def __init__(self, conn_factory: ConnFactory, job_id: str) -> None:
+    def __init__(self, conn_factory: ConnFactory, job_id: str,
+                 fence: OwnerFence = UNFENCED) -> None:
         self._factory = conn_factory
         self.job_id = job_id
+        self._fence = fence
         self._conn: pymysql.connections.Connection | None = None
 
     def _connection(self) -> pymysql.connections.Connection:
@@ -162,11 +165,18 @@ class CheckpointStore:
     def start(self, position: BinlogPosition, replay_until: BinlogPosition | None = None) -> None:
         """Record where incremental starts, unless the job already has a checkpoint."""
         conn = self._connection()
-        with conn.cursor() as cur:
-            cur.execute(f"INSERT IGNORE INTO {TABLE} (job_id, seq, gtid_set, binlog_file, "
-                        "binlog_pos, replay_until) VALUES (%s, 0, %s, %s, %s, %s)",
-                        (self.job_id, position.gtid_set, position.file, position.pos,
-                         _format_position(replay_until) if replay_until else None))
+        conn.begin()
+        try:
+            with conn.cursor() as cur:
+                self._fence.check(cur)
+                cur.execute(f"INSERT IGNORE INTO {TABLE} (job_id, seq, gtid_set, binlog_file, "
+                            "binlog_pos, replay_until) VALUES (%s, 0, %s, %s, %s, %s)",
+                            (self.job_id, position.gtid_set, position.file, position.pos,
+                             _format_position(replay_until) if replay_until else None))
+            conn.commit()
+        except BaseException as exc:
+            self._abort(conn, exc)
+            raise
 
     def mark_ddl(self, ident: str) -> None:
         with self._connection().cursor() as cur:
@@ -182,6 +192,7 @@ class CheckpointStore:
         conn.begin()
         try:
             with conn.cursor() as cur:
+                self._fence.check(cur)
                 cur.execute(f"SELECT seq, gtid_set, binlog_file, binlog_pos FROM {TABLE} "
                             "WHERE job_id=%s AND seq BETWEEN 0 AND %s ORDER BY seq FOR UPDATE",
                             (self.job_id, upto_seq))
@@ -198,9 +209,16 @@ class CheckpointStore:
                 cur.execute(f"DELETE FROM {TABLE} WHERE job_id=%s AND seq > 0 AND seq <= %s",
                             (self.job_id, upto_seq))
             conn.commit()
-        except BaseException:
-            conn.rollback()
+        except BaseException as exc:
+            self._abort(conn, exc)
             raise
+
+    def _abort(self, conn: pymysql.connections.Connection, exc: BaseException) -> None:
+        """Roll back; raise the fence's stop instead of ``exc`` when it is the fence's."""
+        conn.rollback()
+        fenced = self._fence.fenced_out(exc, conn)
+        if fenced is not None:
+            raise fenced from exc
 
     def delete(self) -> None:
         with self._connection().cursor() as cur:

@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import sys
+import uuid
 from typing import Any
 
 import redis
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("task", choices=["src", "dest"])
     parser.add_argument("--job-config", required=True)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--owner", default="",
+                        help="the dest's owner id on the target (default: a new random one, "
+                             "so a dest started later fences out any still running)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with open(args.job_config) as handle:
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     transport = RedisTransport(client, job.job_id, job.src_task.repl_chan_buffer_size, stop=stop)
     ctx = TaskContext(job=job, transport=transport, stats=TaskStats(), publish_stats=lambda: None,
                       event=lambda kind, msg: log.info("job %s: event %s %s", job.job_id, kind, msg),
-                      stop=stop)
+                      stop=stop, owner=args.owner or f"cli-{uuid.uuid4().hex[:16]}")
     from replication.pipeline import DestRunner, SrcRunner
 
     runner = SrcRunner(ctx) if args.task == "src" else DestRunner(ctx)

@@ -29,6 +29,7 @@ from replication.checkpoint import (
     load_checkpoint,
 )
 from replication.config import MySQLDestTaskConfig
+from replication.fence import UNFENCED, OwnerFence
 from replication.gtid import GtidSet
 from replication.position import BinlogPosition
 from replication.stats import TaskStats
@@ -55,11 +56,12 @@ class IncrementalApplier:
     """Applies transaction groups with ``parallel_workers`` connections."""
 
     def __init__(self, job_id: str, cfg: MySQLDestTaskConfig, conn_factory: ConnFactory,
-                 stats: TaskStats, windows: Callable[[], TableWindows] | None = None) -> None:
+                 stats: TaskStats, windows: Callable[[], TableWindows] | None = None,
+                 fence: OwnerFence = UNFENCED) -> None:
         self.job_id = job_id
         self._factory = conn_factory
         self._stats = stats
-        self._store = CheckpointStore(conn_factory, job_id)
+        self._store = CheckpointStore(conn_factory, job_id, fence)
         conn = conn_factory()
         try:
             ensure_table(conn)
@@ -72,7 +74,7 @@ class IncrementalApplier:
         base = self.checkpoint.max_seq if self.checkpoint else 0
         self._seq = base
         self._folded = 0
-        appliers = [MySQLApplier(conn_factory, self._keys, INSERT_SQL)
+        appliers = [MySQLApplier(conn_factory, self._keys, INSERT_SQL, fence)
                     for _ in range(max(1, cfg.parallel_workers))]
         self._pool = WorkerPool(appliers, base)
         self._pending_ddl = self.checkpoint.pending_ddl if self.checkpoint else ""
@@ -170,8 +172,7 @@ class IncrementalApplier:
                 (self.job_id, PENDING_DDL_SEQ, tx.ident))
 
         def run(applier: MySQLApplier) -> None:
-            with applier.connection().cursor() as cur:
-                cur.execute(*mark)  # autocommit: must be durable before the DDL runs
+            applier.commit_statements(tx, [mark])  # durable before the DDL runs
             applier.apply_ddl(tx, [(INSERT_SQL, row), clear_sql], may_have_run, idempotent)
             log.info("job %s: applied DDL of %s", self.job_id, tx.ident)
         return run

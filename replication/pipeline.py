@@ -29,6 +29,7 @@ from replication.checkpoint import load_checkpoint
 from replication.config import MySQLDestTaskConfig
 from replication.dest_incremental import IncrementalApplier, TableWindows
 from replication.errors import ConfigError
+from replication.fence import OwnerFence
 from replication.filters import TableFilter
 from replication.position import BinlogPosition
 from replication.rowfilter import RowFilter, WhereEvaluator
@@ -148,15 +149,21 @@ class DestRunner:
         self._unacked: list[tuple[str, int]] = []  # (entry id, seq it needs committed)
         self._announced_incr = False
         self._announced_full = False
-        self._snapshot = SnapshotApplier(self._factory, ctx.job.job_id, ctx.job, ctx.stats)
+        # With an owner, every target transaction first checks that it still owns the target.
+        self._fence = OwnerFence(ctx.job.job_id, ctx.owner)
+        self._snapshot = SnapshotApplier(self._factory, ctx.job.job_id, ctx.job, ctx.stats,
+                                         fence=self._fence)
 
     def run(self) -> None:
         ctx = self.ctx
+        # Before any checkpoint is read: the takeover waits for the previous owner's last
+        # transactions, so what is read afterwards includes them, and fences that owner out.
+        self._fence.take(self._factory, ctx.stop)
         # Multi-statement connections: a transaction's rows, its checkpoint row and its COMMIT
         # go to the target in one round trip.
         multi = target_factory(ctx, client_flag=CLIENT.MULTI_STATEMENTS)
         self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, multi, ctx.stats,
-                                        self._table_windows)
+                                        self._table_windows, self._fence)
         try:
             while not ctx.stop.is_set():
                 entries = ctx.transport.receive(count=32, block_ms=200)

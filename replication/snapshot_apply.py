@@ -18,6 +18,7 @@ import pymysql
 from replication import snapshot_checkpoint as checkpoint
 from replication.config import JobConfig
 from replication.errors import TargetError
+from replication.fence import UNFENCED, OwnerFence
 from replication.mysql import quote_ident, quote_table
 from replication.schema import target_create_database, target_create_table
 from replication.snapshot_checkpoint import TableCheckpoint
@@ -55,8 +56,10 @@ class SnapshotApplier:
     """
 
     def __init__(self, target_conn_factory: ConnFactory, job_id: str, job: JobConfig,
-                 stats: TaskStats, statement_bytes: int = STATEMENT_BYTES) -> None:
+                 stats: TaskStats, statement_bytes: int = STATEMENT_BYTES,
+                 fence: OwnerFence = UNFENCED) -> None:
         self._conn_factory = target_conn_factory
+        self._fence = fence
         self._job_id = job_id
         self._job = job
         self._stats = stats
@@ -78,10 +81,20 @@ class SnapshotApplier:
                 self._apply_chunk(conn, message)
             else:
                 self._apply_done(conn, message)
-        except BaseException:
+        except BaseException as exc:
+            fenced = self._fenced_out(conn, exc)
             self.close()  # a failed transaction is not reused; the next apply reconnects
+            if fenced is not None:
+                raise fenced from exc
             raise
         return True
+
+    def _fenced_out(self, conn: Any, exc: BaseException) -> BaseException | None:
+        try:
+            conn.rollback()
+        except pymysql.err.Error:
+            return None
+        return self._fence.fenced_out(exc, conn)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -128,6 +141,7 @@ class SnapshotApplier:
                                                 msg.job_rows_estimate)
         target = quote_table(msg.target_schema, msg.target_table)
         with conn.cursor() as cur:
+            self._fence.check(cur)
             cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                        lock=False)
         conn.commit()
@@ -138,7 +152,8 @@ class SnapshotApplier:
             self._require_table(conn, msg.target_schema, msg.target_table)
             return
         self._set_sql_mode(conn, msg.sql_mode)
-        with conn.cursor() as cur:
+        # DDL commits by itself: a second connection holds the owner row meanwhile.
+        with self._fence.guard(self._conn_factory), conn.cursor() as cur:
             cur.execute(target_create_database(msg.create_database_sql, msg.target_schema))
             if self._job.src_task.drop_table_if_exists:
                 cur.execute(f"DROP TABLE IF EXISTS {target}")
@@ -191,6 +206,7 @@ class SnapshotApplier:
         self._set_sql_mode(conn, msg.sql_mode)
         head = self._insert_head(conn, msg)
         with conn.cursor() as cur:
+            self._fence.check(cur)  # first: it locks the owner row until COMMIT
             cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                        lock=True)
             if not self._continues(msg, cp):
@@ -243,6 +259,7 @@ class SnapshotApplier:
 
     def _apply_done(self, conn: Any, msg: SnapshotDone) -> None:
         with conn.cursor() as cur:
+            self._fence.check(cur)
             checkpoint.mark_done(cur, self._job_id, msg.start, msg.end, msg.rows)
         conn.commit()
         self.done = msg

@@ -57,12 +57,13 @@ class Running:
 
 
 def start_runner(runner_cls: Callable[[TaskContext], Any], job: JobConfig,
-                 client: redis.Redis) -> Running:
+                 client: redis.Redis, owner: str = "") -> Running:
     events: list[tuple[str, str]] = []
     transport = RedisTransport(client, job.job_id, job.src_task.repl_chan_buffer_size)
     ctx = TaskContext(job=job, transport=transport,
                       stats=TaskStats(), publish_stats=lambda: None,
-                      event=lambda kind, msg: events.append((kind, msg)), stop=ManualStop())
+                      event=lambda kind, msg: events.append((kind, msg)), stop=ManualStop(),
+                      owner=owner)
     ctx.transport._stop = ctx.stop  # noqa: SLF001 - back-pressure waits must obey the stop
     running = Running(ctx, threading.Thread(daemon=True, target=lambda: None), events)
 
