@@ -1,11 +1,12 @@
-"""A fast decoder for the row images of the most common column types.
+"""A fast decoder for the row images of the common column types.
 
 python-mysql-replication decodes each value through several method calls and dictionary
-look-ups per column and row; on tables made only of integers, floating-point numbers and
-VARCHARs that is most of the src's time. For such tables this module decodes the rows event's
-body straight into positional lists, with the same results as the library (same signedness,
-same charset decoding, ``None`` for NULL). Any other column type, a partial row image or an
-unknown charset makes ``plan_for`` answer None, and the caller lets the library decode.
+look-ups per column and row: most of the src's time. This module decodes the rows event's body
+straight into positional lists, with the same results as the library (same signedness, same
+charset decoding, ``None`` for NULL). Integers, FLOAT, DOUBLE and VARCHAR are decoded here;
+DECIMAL and BIT in ``binlog_rows_numeric``, the temporal types in ``binlog_rows_temporal``. Any
+other type, a partial row image or an unknown charset makes ``plan_for`` answer None, and the
+caller lets the library decode.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymysql.charset import charset_by_name
+
+from replication.binlog_rows_numeric import numeric_decoder
+from replication.binlog_rows_temporal import temporal_decoder
 
 # MySQL protocol column type codes (include/mysql_com.h enum_field_types).
 _TINY, _SHORT, _LONG, _FLOAT, _DOUBLE, _LONGLONG, _INT24, _VARCHAR = 1, 2, 3, 4, 5, 8, 9, 15
@@ -29,8 +33,8 @@ _FIXED = {
     (_DOUBLE, False): struct.Struct("<d"), (_DOUBLE, True): struct.Struct("<d"),
 }
 
-# One step per column: (kind, struct or encoding); kinds below.
-_K_FIXED, _K_INT24, _K_VAR1, _K_VAR2 = 0, 1, 2, 3
+# One step per column: (kind, a struct, encoding, decoder or signedness); kinds below.
+_K_FIXED, _K_VAR1, _K_VAR2, _K_CALL, _K_INT24 = 0, 1, 2, 3, 4
 Plan = tuple[tuple[int, Any], ...]
 
 
@@ -43,26 +47,34 @@ def _encoding(charset_name: str | None) -> str | None:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        return None  # the library hands such columns over as bytes: let it
+        return None
     return encoding
+
+
+def _step(column: Any) -> tuple[int, Any] | None:
+    """The decoding step of one column, or None when the library must decode it."""
+    kind = column.type
+    if (kind, bool(column.unsigned)) in _FIXED:
+        return _K_FIXED, _FIXED[(kind, bool(column.unsigned))]
+    if kind == _INT24:
+        return _K_INT24, bool(column.unsigned)
+    if kind == _VARCHAR:
+        encoding = _encoding(column.character_set_name)
+        if encoding is None:
+            return None  # the library hands such columns over as bytes: let it
+        return (_K_VAR2 if column.max_length > 255 else _K_VAR1), encoding
+    decoder = temporal_decoder(column) or numeric_decoder(column)
+    return (_K_CALL, decoder) if decoder is not None else None
 
 
 def plan_for(columns: Sequence[Any]) -> Plan | None:
     """Decoding steps for a table map's columns, or None when one needs the library."""
     steps: list[tuple[int, Any]] = []
     for column in columns:
-        kind = column.type
-        if (kind, bool(column.unsigned)) in _FIXED:
-            steps.append((_K_FIXED, _FIXED[(kind, bool(column.unsigned))]))
-        elif kind == _INT24:
-            steps.append((_K_INT24, bool(column.unsigned)))
-        elif kind == _VARCHAR:
-            encoding = _encoding(column.character_set_name)
-            if encoding is None:
-                return None
-            steps.append((_K_VAR2 if column.max_length > 255 else _K_VAR1, encoding))
-        else:
+        step = _step(column)
+        if step is None:
             return None
+        steps.append(step)
     return tuple(steps)
 
 
@@ -102,6 +114,9 @@ def _image(body: bytes, pos: int, plan: Plan, null_bytes: int) -> tuple[list[Any
             size = body[pos] | body[pos + 1] << 8
             append(body[pos + 2:pos + 2 + size].decode(arg))
             pos += 2 + size
+        elif kind == _K_CALL:
+            value, pos = arg(body, pos)
+            append(value)
         else:
             append(int.from_bytes(body[pos:pos + 3], "little", signed=not arg))
             pos += 3
