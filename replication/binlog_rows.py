@@ -3,10 +3,11 @@
 python-mysql-replication decodes each value through several method calls and dictionary
 look-ups per column and row: most of the src's time. This module decodes the rows event's body
 straight into positional lists, with the same results as the library (same signedness, same
-charset decoding, ``None`` for NULL). Integers, FLOAT, DOUBLE and VARCHAR are decoded here;
-DECIMAL and BIT in ``binlog_rows_numeric``, the temporal types in ``binlog_rows_temporal``. Any
-other type, a partial row image or an unknown charset makes ``plan_for`` answer None, and the
-caller lets the library decode.
+charset decoding, ``bytes`` where the library cannot decode, ``None`` for NULL). Integers,
+FLOAT, DOUBLE and the string types are decoded here; DECIMAL and BIT in
+``binlog_rows_numeric``, the temporal types in ``binlog_rows_temporal``. Any other type (JSON,
+GEOMETRY, the pre-5.6 temporal formats), ENUM or SET values the table map does not carry, or a
+partial row image make ``plan_for`` answer None, and the caller lets the library decode.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 from pymysql.charset import charset_by_name
 
 from replication.binlog_rows_numeric import numeric_decoder
-from replication.binlog_rows_temporal import temporal_decoder
+from replication.binlog_rows_temporal import Decoder, temporal_decoder
 
 # MySQL protocol column type codes (include/mysql_com.h enum_field_types).
 _TINY, _SHORT, _LONG, _FLOAT, _DOUBLE, _LONGLONG, _INT24, _VARCHAR = 1, 2, 3, 4, 5, 8, 9, 15
+_ENUM, _SET, _BLOB, _STRING = 247, 248, 252, 254
 
 _FIXED = {
     (_TINY, False): struct.Struct("<b"), (_TINY, True): struct.Struct("<B"),
@@ -39,7 +41,8 @@ Plan = tuple[tuple[int, Any], ...]
 
 
 def _encoding(charset_name: str | None) -> str | None:
-    """The Python codec the library would decode this column with, if it is a real one."""
+    """The Python codec the library decodes this column's text with; None when it has none
+    (``binary`` and the charsets Python lacks), where the library hands over the bytes."""
     if charset_name is None:
         return "utf-8"
     charset = charset_by_name(charset_name)
@@ -51,6 +54,57 @@ def _encoding(charset_name: str | None) -> str | None:
     return encoding
 
 
+def _raw(length_size: int) -> Decoder:
+    """Bytes after a little-endian length of ``length_size`` bytes (BINARY, VARBINARY, BLOB)."""
+    def decode(body: bytes, pos: int) -> tuple[Any, int]:
+        start = pos + length_size
+        end = start + int.from_bytes(body[pos:start], "little")
+        # Python decodes b'' to '' without looking the codec up, so the library gives ''.
+        return body[start:end] if end > start else "", end
+    return decode
+
+
+def _text(length_size: int, encoding: str) -> Decoder:
+    """Text after a little-endian length of 3 or 4 bytes (MEDIUMTEXT, LONGTEXT)."""
+    def decode(body: bytes, pos: int) -> tuple[Any, int]:
+        start = pos + length_size
+        end = start + int.from_bytes(body[pos:start], "little")
+        return body[start:end].decode(encoding), end
+    return decode
+
+
+def _enum(values: list[str], size: int) -> Decoder:
+    # The table map's values start with '' for the index 0 of an invalid value, as the
+    # library reads them.
+    def decode(body: bytes, pos: int) -> tuple[Any, int]:
+        return values[int.from_bytes(body[pos:pos + size], "little")], pos + size
+    return decode
+
+
+def _set(values: list[str], size: int) -> Decoder:
+    def decode(body: bytes, pos: int) -> tuple[Any, int]:
+        mask = int.from_bytes(body[pos:pos + size], "little")
+        found = {value for i, value in enumerate(values) if mask >> i & 1}
+        return found or None, pos + size  # the library gives None for the empty set
+    return decode
+
+
+def _string_step(column: Any) -> tuple[int, Any] | None:
+    """VARCHAR, CHAR, BINARY, VARBINARY, TEXT and BLOB: text or bytes by the column's charset."""
+    if column.type == _BLOB:
+        length_size = column.length_size
+        if length_size not in (1, 2, 3, 4):
+            return None
+    else:  # the library reads a 2-byte length when the column may hold over 255 bytes
+        length_size = 2 if column.max_length > 255 else 1
+    encoding = _encoding(column.character_set_name)
+    if encoding is None:
+        return _K_CALL, _raw(length_size)
+    if length_size <= 2:
+        return (_K_VAR1 if length_size == 1 else _K_VAR2), encoding
+    return _K_CALL, _text(length_size, encoding)
+
+
 def _step(column: Any) -> tuple[int, Any] | None:
     """The decoding step of one column, or None when the library must decode it."""
     kind = column.type
@@ -58,11 +112,13 @@ def _step(column: Any) -> tuple[int, Any] | None:
         return _K_FIXED, _FIXED[(kind, bool(column.unsigned))]
     if kind == _INT24:
         return _K_INT24, bool(column.unsigned)
-    if kind == _VARCHAR:
-        encoding = _encoding(column.character_set_name)
-        if encoding is None:
-            return None  # the library hands such columns over as bytes: let it
-        return (_K_VAR2 if column.max_length > 255 else _K_VAR1), encoding
+    if kind in (_VARCHAR, _STRING, _BLOB):
+        return _string_step(column)
+    if kind in (_ENUM, _SET):
+        values = column.enum_values if kind == _ENUM else column.set_values
+        if not values or column.size not in ((1, 2) if kind == _ENUM else range(1, 9)):
+            return None  # values unknown: the library answers None, the fast path declines
+        return _K_CALL, (_enum if kind == _ENUM else _set)(list(values), column.size)
     decoder = temporal_decoder(column) or numeric_decoder(column)
     return (_K_CALL, decoder) if decoder is not None else None
 

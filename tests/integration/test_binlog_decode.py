@@ -108,6 +108,12 @@ TYPED_TABLES = {
            "d4 DECIMAL(5,5), d5 DECIMAL(18,9), d6 DECIMAL(65,0), d7 DECIMAL(19,4) UNSIGNED, "
            "b1 BIT(1), b10 BIT(10), b64 BIT(64), y YEAR",
     "tmp": f"id INT PRIMARY KEY, d DATE, {FRACTIONS}",
+    "str": "id INT PRIMARY KEY, c CHAR(10), cu CHAR(100) CHARACTER SET utf8mb4, "
+           "cl CHAR(5) CHARACTER SET latin1, bn BINARY(4), vb VARBINARY(300), tt TINYTEXT, "
+           "tx TEXT, mt MEDIUMTEXT, lt LONGTEXT, tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, "
+           "lb LONGBLOB, uc VARCHAR(10) CHARACTER SET ucs2, e ENUM('a','b','ç'), "
+           f"e2 ENUM({','.join(repr(f'v{i}') for i in range(300))}), s SET('x','y','ç'), "
+           f"s2 SET({','.join(repr(f's{i}') for i in range(64))})",
 }
 MAX_DECIMAL = "9" * 35 + "." + "9" * 30
 NUM_ROWS = [
@@ -126,6 +132,16 @@ TIMESTAMPS = ["'2024-02-29 12:34:56.123456'", "'1970-01-01 00:00:01'",
 TIMES = ["'-00:00:01.5'", "'838:59:59'", "'-838:59:59'", "'00:00:00'", "'25:00:00.000001'",
          "'-12:34:56.789012'"]
 DATES = ["'2024-02-29'", "'1000-01-01'", "'9999-12-31'", "'0000-00-00'", "'2024-00-15'", "NULL"]
+STR_ROWS = [
+    "(1, 'abc', 'héllo 😀', 'café', x'0102', x'00ff00', 'tiny', 'ü', REPEAT('m', 70000), "
+    "REPEAT('ł', 70000), x'00', x'0000', REPEAT(x'ab', 70000), REPEAT(x'cd', 70000), 'ab', 'ç', "
+    "'v299', 'x,ç', 's0,s63')",
+    "(2, '', '', '', '', '', '', '', '', '', '', '', '', '', '', '', 'v0', '', '')",
+    "(3, 'a  ', 'ü ', 'é', x'01000000', x'0000', 'x', REPEAT('t', 300), 'm', 'l', x'01', "
+    "REPEAT(x'02', 300), x'03', x'04', 'z', 'nope', 'v1', 'y', 's5')",
+    "(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "NULL, NULL, NULL)",
+]
 
 
 def _write_typed_rows(server: MariaDBServer, schema: str) -> None:
@@ -137,8 +153,11 @@ def _write_typed_rows(server: MariaDBServer, schema: str) -> None:
         for i in range(len(MOMENTS)):
             fractions = ", ".join(f"{MOMENTS[i]}, {TIMESTAMPS[i]}, {TIMES[i]}" for _ in range(7))
             cur.execute(f"INSERT INTO tmp VALUES ({i + 1}, {DATES[i]}, {fractions})")
+        cur.execute(f"INSERT INTO str VALUES {', '.join(STR_ROWS)}")
         cur.execute("UPDATE num SET d1 = -d1, d2 = d2 / 3, y = 1999 WHERE id <= 3")
         cur.execute("UPDATE tmp SET tm3 = '-100:00:00.001', dt6 = '2001-02-03 04:05:06.000007'")
+        cur.execute("UPDATE str SET tx = REPEAT('ä', 20000), e = 'b', s = 'x,y' WHERE id = 2")
+        cur.execute("DELETE FROM str WHERE id = 3")
         cur.execute("DELETE FROM tmp WHERE id = 1")
     conn.close()
 
@@ -154,11 +173,11 @@ def test_fast_decoder_matches_the_library_for_every_fast_type(
     _write_typed_rows(source_server, s)
     source_server.execute(f"INSERT INTO `{s}`.geo VALUES (1, POINT(1, 2))")
     fast, plans = _both_paths(source_server, start, monkeypatch)
-    assert [p is not None for p in plans] == [True, True, False]  # GEOMETRY: the library
+    assert [p is not None for p in plans] == [True, True, True, False]  # GEOMETRY: the library
     by_table: dict[str, list[Any]] = {}
     for event in (e for tx in fast for e in tx if e.kind == "insert"):
         by_table.setdefault(event.table, []).extend(event.rows)
-    num, tmp = by_table["num"], by_table["tmp"]
+    num, tmp, text = by_table["num"], by_table["tmp"], by_table["str"]
     assert [str(v) for v in num[1][1:4]] == ["-12.34", f"-{MAX_DECIMAL}", "-9999999999"]
     assert num[0][8:12] == ["1", "1010101010", "0" * 63 + "1", 2024] and num[4][1:] == [None] * 11
     assert tmp[3][1:4] == [None, None, datetime.datetime(1970, 1, 1)]  # zero DATE, DATETIME, TS
@@ -166,3 +185,7 @@ def test_fast_decoder_matches_the_library_for_every_fast_type(
                            datetime.datetime(2024, 2, 29, 7, 34, 56, 123456),  # UTC, naive
                            -datetime.timedelta(seconds=1, microseconds=500000)]
     assert tmp[2][4] == -datetime.timedelta(hours=838, minutes=59, seconds=59)
+    assert [len(v) for v in text[0][8:10]] == [70000, 70000] and text[0][4] == b"\x01\x02"
+    assert text[0][15:] == ["ç", "v299", {"x", "ç"}, {"s0", "s63"}]
+    assert text[1][1:3] == ["", ""] and text[1][-4:] == ["", "v0", None, None]
+    assert text[2][15] == "" and isinstance(text[0][14], bytes)  # invalid ENUM; ucs2 as bytes
