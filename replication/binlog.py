@@ -117,6 +117,20 @@ def current_position(conn: pymysql.connections.Connection, mariadb: bool) -> Bin
     return BinlogPosition(str(status[0]), int(status[1]), gtid)
 
 
+def _set_text(members: Any, column: Any) -> str:
+    """A SET as the server writes it: members in definition order, comma-separated."""
+    return ",".join(m for m in getattr(column, "set_values", None) or sorted(members) if m in members)
+
+
+# The library's values a target would not store back as they were: JSON parsed into objects,
+# SET as a Python set, BIT as text of '0'/'1' characters (the fast decoder gives them right).
+_LIBRARY_FIXES: dict[int, Any] = {
+    FIELD_TYPE.JSON: lambda v, _column: _json_text(v),
+    FIELD_TYPE.SET: _set_text,
+    FIELD_TYPE.BIT: lambda v, _column: int(v, 2),
+}
+
+
 def _json_text(value: Any) -> Any:
     """The library parses JSON columns into Python objects; the target wants JSON text."""
     def plain(v: Any) -> Any:
@@ -217,7 +231,6 @@ class BinlogReader:
         if not self._in_scope(schema, table):
             return None
         columns = [c.name for c in event.columns]
-        json_cols = [i for i, c in enumerate(event.columns) if c.type == FIELD_TYPE.JSON]
         kind = _ROW_KINDS[type(event)]
         fast = self._fast_rows(event, kind)
         if fast is not None:
@@ -229,13 +242,16 @@ class BinlogReader:
         if kind == UPDATE:
             rows: list[Any] = [[list(r["before_values"].values()), list(r["after_values"].values())]
                                for r in event.rows]
-            images = [img for pair in rows for img in pair] if json_cols else []
+            images = [img for pair in rows for img in pair]
         else:
             rows = [list(r["values"].values()) for r in event.rows]
-            images = rows if json_cols else []
-        for image in images:
-            for i in json_cols:
-                image[i] = _json_text(image[i])
+            images = rows
+        fixes = [(i, c, _LIBRARY_FIXES[c.type]) for i, c in enumerate(event.columns)
+                 if c.type in _LIBRARY_FIXES]
+        for image in images if fixes else ():
+            for i, column, fix in fixes:
+                if image[i] is not None:
+                    image[i] = fix(image[i], column)
         return RowEvent(schema, table, kind, columns, rows)
 
 

@@ -82,10 +82,11 @@ def _enum(values: list[str], size: int) -> Decoder:
 
 
 def _set(values: list[str], size: int) -> Decoder:
+    # As the server writes a SET: members in definition order, comma-separated; the empty set
+    # is '' (the library's set-or-None loses it to NULL and cannot be written back as is).
     def decode(body: bytes, pos: int) -> tuple[Any, int]:
         mask = int.from_bytes(body[pos:pos + size], "little")
-        found = {value for i, value in enumerate(values) if mask >> i & 1}
-        return found or None, pos + size  # the library gives None for the empty set
+        return ",".join(value for i, value in enumerate(values) if mask >> i & 1), pos + size
     return decode
 
 

@@ -5,7 +5,7 @@ nine per 4 big-endian bytes, with the leftover digits of each side in 1 to 4 byt
 point; the first bit is the sign, set for non-negative values, and negative values have every
 byte inverted. The library builds a digit string and ``Decimal`` parses it; the fast path parses
 the same string, so the result has the same digits and exponent (``Decimal('12.30')`` stays
-``12.30``). BIT is the library's string of '0'/'1' characters, one per bit of the column.
+``12.30``). BIT is the column's value as a number.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ def _decimal(precision: int, scale: int) -> Decoder:
 
 def _bit(bits: int, size: int) -> Decoder:
     mask = (1 << bits) - 1
-    spec = f"0{bits}b"
 
     def decode(body: bytes, pos: int) -> tuple[Any, int]:
-        # The library drops any bit above the column's width in the first byte.
-        return format(int.from_bytes(body[pos:pos + size], "big") & mask, spec), pos + size
+        # The number, which a BIT column takes back as is (the library's '0'/'1' text would be
+        # stored as the bytes of those characters).
+        return int.from_bytes(body[pos:pos + size], "big") & mask, pos + size
     return decode
 
 

@@ -1,11 +1,11 @@
 """Fast decoders for DATE, YEAR, TIME2, DATETIME2 and TIMESTAMP2 values.
 
-Each mirrors python-mysql-replication 1.0.17's reading of the type, quirks included, so the
-fast path and the library give the same values: a zero or partly zero DATE/DATETIME is
-``None``, TIMESTAMP is a naive datetime in UTC, YEAR is ``1900 + byte`` (so YEAR 0000 is 1900),
-and the fractional part of a TIME is read as a signed number and added to the sign-applied
-whole seconds the way the library does it. A decoder takes the rows body and the value's
-offset and answers the value and the offset after it.
+Each reads the type as python-mysql-replication 1.0.17 does, except where the library loses the
+value: a zero or partly zero DATE/DATETIME (the library: ``None``) is its text, such as
+``'0000-00-00'`` or ``'2024-00-15 10:00:00'``; the zero TIMESTAMP (the library: the epoch) is
+``'0000-00-00 00:00:00'``; YEAR 0000 (the library: 1900) is 0; a negative TIME keeps its
+fraction (see ``_time2``). TIMESTAMP is a naive datetime in UTC. A decoder takes the rows
+body and the value's offset and answers the value and the offset after it.
 """
 
 from __future__ import annotations
@@ -43,12 +43,13 @@ def _date(body: bytes, pos: int) -> tuple[Any, int]:
     data = body[pos] | body[pos + 1] << 8 | body[pos + 2] << 16
     year, month, day = data >> 9, data >> 5 & 15, data & 31
     if not (year and month and day):
-        return None, pos + 3  # '0000-00-00' and partly zero dates
+        # '0000-00-00' and partly zero dates: as text, which the target stores unchanged
+        return f"{year:04d}-{month:02d}-{day:02d}", pos + 3
     return datetime.date(year, month, day), pos + 3
 
 
 def _year(body: bytes, pos: int) -> tuple[Any, int]:
-    return body[pos] + 1900, pos + 1
+    return (body[pos] + 1900 if body[pos] else 0), pos + 1  # the byte 0 is YEAR 0000
 
 
 def _datetime2(fsp: int) -> Decoder:
@@ -59,13 +60,14 @@ def _datetime2(fsp: int) -> Decoder:
         data = int.from_bytes(body[pos:pos + 5], "big")
         year_month = data >> 22 & 0x1FFFF
         micro = _fraction(body, pos + 5, fsp, size)
-        try:
-            value = _datetime(year_month // 13, year_month % 13, data >> 17 & 31, data >> 12 & 31,
-                              data >> 6 & 63, data & 63, micro if 0 < micro < 1_000_000 else 0)
-        except ValueError:
-            return None, pos + end  # a zero date: the library gives None
         _check_micro(micro)
-        return value, pos + end
+        parts = (year_month // 13, year_month % 13, data >> 17 & 31, data >> 12 & 31,
+                 data >> 6 & 63, data & 63)
+        try:
+            return _datetime(*parts, max(micro, 0)), pos + end
+        except ValueError:  # a zero or partly zero date: as text, which the target keeps
+            text = "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*parts)
+            return (f"{text}.{micro:06d}" if micro > 0 else text), pos + end
     return decode
 
 
@@ -77,23 +79,35 @@ def _timestamp2(fsp: int) -> Decoder:
         seconds = int.from_bytes(body[pos:pos + 4], "big", signed=True)
         micro = _fraction(body, pos + 4, fsp, size)
         _check_micro(micro)
+        if not seconds and micro <= 0:
+            return "0000-00-00 00:00:00", pos + end  # the zero TIMESTAMP, not the epoch
         # Naive UTC, as the library's datetime.utcfromtimestamp() gives.
         return _EPOCH + _timedelta(seconds=seconds, microseconds=micro if micro > 0 else 0), pos + end
     return decode
 
 
 def _time2(fsp: int) -> Decoder:
+    """TIME2 as the server reads it (my_time_packed_from_binary): a signed packed number of
+    hours/minutes/seconds << 24 plus microseconds. The library misreads the fraction of a
+    negative TIME (-01:02:03.4 came back as -01:02:03.6), so this decoder does not follow it."""
     size = (fsp + 1) // 2
     end = 3 + size
 
     def decode(body: bytes, pos: int) -> tuple[Any, int]:
-        data = int.from_bytes(body[pos:pos + 3], "big", signed=True)
-        sign = 1 if data >> 23 & 1 else -1
-        if sign == -1:
-            data = ~data + 1  # the library's two's complement step, kept bit for bit
-        value = _timedelta(hours=data >> 12 & 0x3FF, minutes=data >> 6 & 63, seconds=data & 63,
-                           microseconds=_fraction(body, pos + 3, fsp, size))
-        return value * sign, pos + end
+        if size == 3:
+            packed = int.from_bytes(body[pos:pos + 6], "big") - 0x800000000000
+        else:
+            intpart = int.from_bytes(body[pos:pos + 3], "big") - 0x800000
+            frac = int.from_bytes(body[pos + 3:pos + end], "big") if size else 0
+            if intpart < 0 and frac:  # negative: the fraction is stored counted down from 1
+                intpart += 1
+                frac -= 1 << (8 * size)
+            packed = (intpart << 24) + frac * (10_000 if size == 1 else 100)
+        negative, packed = packed < 0, abs(packed)
+        hms = packed >> 24
+        value = _timedelta(hours=hms >> 12 & 0x3FF, minutes=hms >> 6 & 63, seconds=hms & 63,
+                           microseconds=packed & 0xFFFFFF)
+        return (-value if negative else value), pos + end
     return decode
 
 

@@ -94,11 +94,38 @@ def _both_paths(server: MariaDBServer, start: Any,
     fast = _transactions(server, start)
     monkeypatch.setattr(binlog, "plan_for", lambda columns: None)
     library = _transactions(server, start)
-    assert fast == library
+    assert len(fast) == len(library)
     for fast_tx, library_tx in zip(fast, library, strict=True):
         for fast_event, library_event in zip(fast_tx, library_tx, strict=True):
-            assert _exact(fast_event.rows) == _exact(library_event.rows), fast_event.table
+            assert fast_event.columns == library_event.columns
+            names = fast_event.columns * (len(_flat(fast_event.rows)) // len(fast_event.columns))
+            got = [_library_view(name, f, lib) for name, f, lib in
+                   zip(names, _flat(fast_event.rows), _flat(library_event.rows), strict=True)]
+            assert _exact(got) == _exact(_flat(library_event.rows)), fast_event.table
     return fast, plans
+
+
+def _flat(rows: list[Any]) -> list[Any]:
+    """Every value of every image, in order."""
+    return [v for row in rows for image in (row if isinstance(row[0], list) else [row])
+            for v in image]
+
+
+SET_COLUMNS = {"s", "s2"}
+
+
+def _library_view(column: str, fast: Any, library: Any) -> Any:
+    """The fast decoder's value as the library gives it where the library loses the value
+    (those cases are the only ones allowed to differ, and the test asserts the right values)."""
+    lost = (
+        (library is None and isinstance(fast, str) and fast[:1].isdigit() and "-" in fast)  # zero date
+        or (library is None and fast == "" and column in SET_COLUMNS)  # the empty SET
+        or (library == datetime.datetime(1970, 1, 1) and fast == "0000-00-00 00:00:00")
+        or (library == 1900 and fast == 0)  # YEAR 0000
+        or (isinstance(fast, datetime.timedelta) and isinstance(library, datetime.timedelta)
+            and fast < datetime.timedelta(0) and abs(fast - library) < datetime.timedelta(seconds=1))
+    )
+    return library if lost else fast
 
 
 FRACTIONS = ", ".join(f"dt{n} DATETIME({n}), ts{n} TIMESTAMP({n}) NULL, tm{n} TIME({n})"
@@ -179,13 +206,16 @@ def test_fast_decoder_matches_the_library_for_every_fast_type(
         by_table.setdefault(event.table, []).extend(event.rows)
     num, tmp, text = by_table["num"], by_table["tmp"], by_table["str"]
     assert [str(v) for v in num[1][1:4]] == ["-12.34", f"-{MAX_DECIMAL}", "-9999999999"]
-    assert num[0][8:12] == ["1", "1010101010", "0" * 63 + "1", 2024] and num[4][1:] == [None] * 11
-    assert tmp[3][1:4] == [None, None, datetime.datetime(1970, 1, 1)]  # zero DATE, DATETIME, TS
+    assert num[0][8:12] == [1, 682, 1, 2024] and num[4][1:] == [None] * 11
+    assert num[3][11] == 0  # YEAR 0000
+    assert tmp[3][1:4] == ["0000-00-00", "0000-00-00 00:00:00", "0000-00-00 00:00:00"]
+    assert tmp[4][1] == "2024-00-15"  # a partly zero date, kept
+    assert tmp[0][7] == -datetime.timedelta(seconds=1, microseconds=500000)  # TIME(1)
     assert tmp[0][-3:] == [datetime.datetime(2024, 2, 29, 12, 34, 56, 123456),
                            datetime.datetime(2024, 2, 29, 7, 34, 56, 123456),  # UTC, naive
                            -datetime.timedelta(seconds=1, microseconds=500000)]
     assert tmp[2][4] == -datetime.timedelta(hours=838, minutes=59, seconds=59)
     assert [len(v) for v in text[0][8:10]] == [70000, 70000] and text[0][4] == b"\x01\x02"
-    assert text[0][15:] == ["ç", "v299", {"x", "ç"}, {"s0", "s63"}]
-    assert text[1][1:3] == ["", ""] and text[1][-4:] == ["", "v0", None, None]
+    assert text[0][15:] == ["ç", "v299", "x,ç", "s0,s63"]
+    assert text[1][1:3] == ["", ""] and text[1][-4:] == ["", "v0", "", ""]
     assert text[2][15] == "" and isinstance(text[0][14], bytes)  # invalid ENUM; ucs2 as bytes
