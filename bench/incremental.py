@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from pymysqlreplication import BinLogStreamReader
@@ -36,7 +37,8 @@ from scripts.mariadb_sandbox import MariaDBServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "bench"
-JOB = "bench-incremental-migration"
+# Unique per run: two runs at once must not share a transport stream or checkpoint rows.
+JOB = f"bench{uuid.uuid4().hex[:8]}-migration"
 
 
 WIDE_COLUMNS = (", d DECIMAL(12,2) NOT NULL DEFAULT 1.25, "

@@ -106,8 +106,9 @@ def _run_engine(ctx: TaskContext, job: Job, task: Task, allocation: Allocation, 
     allocation_id = str(allocation.allocation_id)
     try:
         _runner_class(task.kind)(ctx).run()
-    except Stopped:
-        pass
+    except Stopped as exc:
+        # Stopped from inside the engine (fenced out by a newer allocation): say so.
+        stop.reason = stop.reason or str(exc)
     except ReplicationError as exc:
         _failed(task, allocation_id, str(exc))
         return
