@@ -7,14 +7,7 @@ from typing import Any
 
 import redis
 
-from replication.config import (
-    JobConfig,
-    JobType,
-    MySQLConnectionConfig,
-    MySQLDestTaskConfig,
-    SchemaRule,
-    SrcTaskConfig,
-)
+from replication.config import JobConfig, SchemaRule
 from replication.mysql import connect, quote_ident
 from replication.position import BinlogPosition
 from replication.snapshot import SnapshotReader
@@ -24,19 +17,13 @@ from replication.stats import TaskStats
 from replication.stop import ManualStop
 from replication.transport import RedisTransport
 from scripts.mariadb_sandbox import MariaDBServer
-
-
-def mysql_config(server: MariaDBServer) -> MySQLConnectionConfig:
-    return MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
+from tests.integration import incremental_helpers
 
 
 def make_job(job_id: str, source: MariaDBServer, target: MariaDBServer,
              do_db: tuple[SchemaRule, ...] = (), **src: Any) -> JobConfig:
-    return JobConfig(
-        job_id=job_id, job_name=job_id.rsplit("-", 1)[0], job_type=JobType.MIGRATION,
-        src_task=SrcTaskConfig(mysql_config(source), replicate_do_db=do_db, **src),
-        dest_task=MySQLDestTaskConfig(mysql_config(target)),
-    )
+    """A migration job over the whole instance, or the schemas of ``do_db``."""
+    return incremental_helpers.make_job(job_id, source, target, rules=do_db, **src)
 
 
 def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2,

@@ -11,7 +11,8 @@ from replication.config import SchemaRule, TableRule
 from replication.mysql import connect
 from replication.snapshot_checkpoint import load_snapshot_resume
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.full_copy_helpers import make_job, mysql_config, run_copy, table_checksum
+from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
+from tests.integration.incremental_helpers import conn_cfg
 
 TYPES_DDL = """CREATE TABLE types (
   id INT PRIMARY KEY, d DECIMAL(65,30), dn DECIMAL(10,2) UNSIGNED, dt DATETIME(6),
@@ -126,5 +127,5 @@ def test_it_copies_every_type_key_shape_rename_and_filter(
     # The generated columns are recomputed by the target, and equal.
     assert target_server.execute(f"SELECT SUM(gen), GROUP_CONCAT(gens) FROM `{target}`.types") \
         == source_server.execute(f"SELECT SUM(gen), GROUP_CONCAT(gens) FROM `{schema}`.types")
-    resume = load_snapshot_resume(lambda: connect(mysql_config(target_server)), job_id)
+    resume = load_snapshot_resume(lambda: connect(conn_cfg(target_server)), job_id)
     assert resume.done is not None and all(t.done for t in resume.tables.values())
