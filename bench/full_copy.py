@@ -1,14 +1,14 @@
 """Full-copy throughput: the project's snapshot copy against ``mysqldump | mysql``.
 
     .venv/bin/python -m bench.full_copy [--rows 1000000] [--chunk-size 2000] [--workers 2]
-                                        [--profile FILE]
+                                        [--apply-workers 2] [--profile FILE]
 
 Starts two throw-away MariaDB servers, builds one table of ``--rows`` rows (integers, decimal,
 datetime(6), varchar, text, a nullable column), copies it into a fresh target schema with the
-project (reader and applier in this process, a real Redis stream between them) and with
-``mysqldump --single-transaction | mysql``, checks both copies against the source, and prints
-rows/s of each and the ratio project ÷ mysqldump. ``--profile`` writes cProfile stats of the
-project's run.
+project (reader and the dest's parallel chunk apply on ``--apply-workers`` target connections,
+in this process, a real Redis stream between them) and with ``mysqldump --single-transaction |
+mysql``, checks both copies against the source, and prints rows/s of each and the ratio
+project ÷ mysqldump. ``--profile`` writes cProfile stats of the project's run.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import uuid
 import redis
 
 from replication.config import SchemaRule
+from replication.snapshot_pool import DEFAULT_WORKERS
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
 
@@ -47,7 +48,7 @@ def build_source(server: MariaDBServer, rows: int) -> None:
 
 
 def copy_with_project(source: MariaDBServer, target: MariaDBServer, chunk_size: int,
-                      workers: int, profile: str | None) -> float:
+                      workers: int, apply_workers: int, profile: str | None) -> float:
     job_id = f"bench{uuid.uuid4().hex[:8]}-migration"
     job = make_job(job_id, source, target, (SchemaRule(table_schema="bench",
                                                        table_schema_rename="project"),),
@@ -57,7 +58,8 @@ def copy_with_project(source: MariaDBServer, target: MariaDBServer, chunk_size: 
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    run_copy(job, client, workers=workers, capacity=16, timeout=3600)
+    run_copy(job, client, workers=workers, capacity=16, timeout=3600,
+             apply_workers=apply_workers)
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-size", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--apply-workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--profile", default=None)
     args = parser.parse_args()
     with MariaDBServer(server_id=201) as source, MariaDBServer(server_id=202) as target:
@@ -92,7 +95,7 @@ def main() -> None:
         dump_seconds = copy_with_mysqldump(source, target)
         assert table_checksum(target, "dump", "t") == expected, "mysqldump copy differs"
         project_seconds = copy_with_project(source, target, args.chunk_size, args.workers,
-                                            args.profile)
+                                            args.apply_workers, args.profile)
         assert table_checksum(target, "project", "t") == expected, "project copy differs"
     project_rate, dump_rate = args.rows / project_seconds, args.rows / dump_seconds
     print(f"project:   {project_seconds:7.2f} s  {project_rate:10.0f} rows/s")

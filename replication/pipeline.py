@@ -16,6 +16,7 @@ had applied and checkpointed everything sent, so the checkpoint read afterwards 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,13 @@ from replication.rowfilter import RowFilter, WhereEvaluator
 from replication.snapshot import SnapshotReader
 from replication.snapshot_apply import SnapshotApplier
 from replication.snapshot_checkpoint import load_snapshot_resume
-from replication.snapshot_messages import SNAPSHOT_MESSAGES, SnapshotDone
+from replication.snapshot_messages import (
+    SNAPSHOT_MESSAGES,
+    SnapshotChunk,
+    SnapshotDone,
+    SnapshotTable,
+)
+from replication.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
 from replication.src_incremental import IncrementalSource
 from replication.stats import STAGE_CONNECTING, STAGE_READING
 from replication.task import TaskContext
@@ -151,8 +158,22 @@ class DestRunner:
         self._announced_full = False
         # With an owner, every target transaction first checks that it still owns the target.
         self._fence = OwnerFence(ctx.job.job_id, ctx.owner)
-        self._snapshot = SnapshotApplier(self._factory, ctx.job.job_id, ctx.job, ctx.stats,
-                                         fence=self._fence)
+        self._stats_lock = threading.Lock()
+        self._snapshot = self._snapshot_applier()  # SnapshotDone, after the pool drained
+        self._pool: SnapshotPool | None = None
+
+    def _snapshot_applier(self) -> SnapshotApplier:
+        ctx = self.ctx
+        return SnapshotApplier(self._factory, ctx.job.job_id, ctx.job, ctx.stats,
+                               fence=self._fence, stats_lock=self._stats_lock)
+
+    def _snapshot_pool(self) -> SnapshotPool:
+        """Started with the first full-copy message: K = max(2, parallel_workers) connections."""
+        if self._pool is None:
+            self._pool = SnapshotPool(self._snapshot_applier,
+                                      max(DEFAULT_WORKERS, self._cfg.parallel_workers),
+                                      self.ctx.transport.ack, self.ctx.stop)
+        return self._pool
 
     def run(self) -> None:
         ctx = self.ctx
@@ -171,10 +192,14 @@ class DestRunner:
                     self._handle(entry.entry_id, entry.message)
                     if ctx.stop.is_set():
                         break
+                if self._pool is not None:
+                    self._pool.check()
                 self._maintain(received=bool(entries))
             self._incr.drain(timeout=5.0)
             self._maintain(force=True)
         finally:
+            if self._pool is not None:
+                self._pool.close()
             self._incr.close()
             self._snapshot.close()
 
@@ -192,6 +217,13 @@ class DestRunner:
     def _handle(self, entry_id: str, message: Any) -> None:
         incr = self._incr
         assert incr is not None
+        if isinstance(message, (SnapshotTable, SnapshotChunk)):
+            self._announce_full()
+            self._snapshot_pool().submit(entry_id, message)  # its worker acks after the commit
+            return
+        # Barrier: everything else follows the full copy's messages once they are committed.
+        if self._pool is not None and not self._pool.drain():
+            return  # stopped: the entry stays in the stream
         if isinstance(message, TransactionGroup):
             self._enter_incremental()
             self._unacked.append((entry_id, incr.submit(message)))
@@ -203,20 +235,22 @@ class DestRunner:
             self._unacked.append((entry_id, self._snapshot_message(message)))
 
     def _snapshot_message(self, message: Any) -> int:
-        """Apply a full-copy message (it commits at once); when the copy is complete, record
-        where incremental starts and until where replay must be idempotent."""
+        """Apply a ``SnapshotDone`` (the pool has drained; it commits at once): record where
+        incremental starts and until where replay must be idempotent."""
         incr = self._incr
         assert incr is not None
         if not isinstance(message, SNAPSHOT_MESSAGES):
             raise ConfigError(f"unexpected message {type(message).__name__} in the transport")
-        if not self._announced_full and not isinstance(message, SnapshotDone):
-            self._announced_full = True
-            self.ctx.event("Driver", "job_stage_full")
         self._snapshot.apply(message)
         if isinstance(message, SnapshotDone):
             incr.start(IncrementalStart(message.start, message.end))
             self._enter_incremental()
         return incr.low_water
+
+    def _announce_full(self) -> None:
+        if not self._announced_full:
+            self._announced_full = True
+            self.ctx.event("Driver", "job_stage_full")
 
     def _enter_incremental(self) -> None:
         if not self._announced_incr:

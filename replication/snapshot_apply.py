@@ -10,6 +10,7 @@ An already applied chunk (redelivered after a restart) is skipped; a missing one
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ConnFactory = Callable[[], Any]
 STATEMENT_BYTES = 4 * 1024 * 1024
+DUPLICATE_KEY = 1062
 # Modes that would reject values the source legitimately holds, or change literal parsing.
 _DROPPED_MODES = frozenset({"NO_BACKSLASH_ESCAPES", "NO_ZERO_DATE", "NO_ZERO_IN_DATE"})
 _PORTABLE_MODES = frozenset({
@@ -57,28 +59,39 @@ class SnapshotApplier:
 
     def __init__(self, target_conn_factory: ConnFactory, job_id: str, job: JobConfig,
                  stats: TaskStats, statement_bytes: int = STATEMENT_BYTES,
-                 fence: OwnerFence = UNFENCED) -> None:
+                 fence: OwnerFence = UNFENCED, stats_lock: threading.Lock | None = None) -> None:
         self._conn_factory = target_conn_factory
         self._fence = fence
         self._job_id = job_id
         self._job = job
         self._stats = stats
+        # Shared by appliers that run in parallel threads over the same stats.
+        self._stats_lock = stats_lock or threading.Lock()
         self._statement_bytes = statement_bytes
         self._conn: Any = None
         self._sql_mode: str | None = None
         self._target_columns: dict[tuple[str, str], bytes] = {}
+        self._early_ok: dict[tuple[str, str], bool] = {}
         self.done: SnapshotDone | None = None
 
-    def apply(self, message: Any) -> bool:
-        """Apply one message if it belongs to the full copy; True if it did."""
+    def apply(self, message: Any, wait_turn: Callable[[], None] | None = None) -> bool:
+        """Apply one message if it belongs to the full copy; True if it did.
+
+        With ``wait_turn`` (parallel apply), a keyed chunk's rows are inserted first and
+        ``wait_turn`` then blocks until the table's previous message has committed; only then is
+        the checkpoint locked and checked, so commits still follow the table's chunk order.
+        """
         if not isinstance(message, (SnapshotTable, SnapshotChunk, SnapshotDone)):
             return False
         conn = self._connection()
         try:
+            if isinstance(message, SnapshotChunk):
+                self._apply_chunk(conn, message, wait_turn)
+                return True
+            if wait_turn is not None:
+                wait_turn()
             if isinstance(message, SnapshotTable):
                 self._apply_table(conn, message)
-            elif isinstance(message, SnapshotChunk):
-                self._apply_chunk(conn, message)
             else:
                 self._apply_done(conn, message)
         except BaseException as exc:
@@ -118,7 +131,8 @@ class SnapshotApplier:
                             "WHERE job_id = %s AND source_table <> ''", (self._job_id,))
                 done = int(cur.fetchone()[0])
             conn.autocommit(False)
-            self._stats.exec_master_row_count = max(self._stats.exec_master_row_count, done)
+            with self._stats_lock:
+                self._stats.exec_master_row_count = max(self._stats.exec_master_row_count, done)
             self._conn = conn
         return self._conn
 
@@ -135,10 +149,11 @@ class SnapshotApplier:
 
     # -- tables --------------------------------------------------------------------------
     def _apply_table(self, conn: Any, msg: SnapshotTable) -> None:
-        self._stats.stage = STAGE_FULL
-        self._stats.start_copy()
-        self._stats.read_master_row_count = max(self._stats.read_master_row_count,
-                                                msg.job_rows_estimate)
+        with self._stats_lock:
+            self._stats.stage = STAGE_FULL
+            self._stats.start_copy()
+            self._stats.read_master_row_count = max(self._stats.read_master_row_count,
+                                                    msg.job_rows_estimate)
         target = quote_table(msg.target_schema, msg.target_table)
         with conn.cursor() as cur:
             self._fence.check(cur)
@@ -202,11 +217,17 @@ class SnapshotApplier:
         return target
 
     # -- chunks --------------------------------------------------------------------------
-    def _apply_chunk(self, conn: Any, msg: SnapshotChunk) -> None:
+    def _apply_chunk(self, conn: Any, msg: SnapshotChunk,
+                     wait_turn: Callable[[], None] | None = None) -> None:
         self._set_sql_mode(conn, msg.sql_mode)
         head = self._insert_head(conn, msg)
         with conn.cursor() as cur:
-            self._fence.check(cur)  # first: it locks the owner row until COMMIT
+            inserted = wait_turn is not None and self._insert_early(conn, cur, head, msg)
+            if wait_turn is not None:
+                wait_turn()
+            # Before the checkpoint read: it locks the owner row until COMMIT. Rows inserted
+            # earlier are uncommitted; a stale owner fails here and rolls them back.
+            self._fence.check(cur)
             cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                        lock=True)
             if not self._continues(msg, cp):
@@ -216,7 +237,8 @@ class SnapshotApplier:
             if msg.keyless and msg.restart and cp.seq > 0:
                 cur.execute(f"DELETE FROM {quote_table(msg.target_schema, msg.target_table)}")
                 rows_before = 0
-            self._insert(cur, head, msg.rows)
+            if not inserted:
+                self._insert(cur, head, msg.rows)
             resumed = cp.seq > 0 and not (msg.keyless and msg.restart)
             checkpoint.write_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                    TableCheckpoint(
@@ -224,11 +246,42 @@ class SnapshotApplier:
                                        msg.keyless, msg.last,
                                        cp.start if resumed else msg.position, msg.position))
         conn.commit()
-        self._stats.exec_master_row_count += msg.row_count
+        with self._stats_lock:
+            self._stats.exec_master_row_count += msg.row_count
         if msg.last:
             log.info("job %s: table %s copied, %d rows (full copy %s%%)", self._job_id,
                      quote_table(msg.target_schema, msg.target_table),
                      rows_before + msg.row_count, self._stats.progress()[0])
+
+    def _insert_early(self, conn: Any, cur: Any, head: bytes, msg: SnapshotChunk) -> bool:
+        """Insert a keyed chunk's rows before its turn; False (nothing inserted) for a keyless
+        chunk or when a row already exists (a redelivered chunk): then the ordered path decides."""
+        if msg.keyless or not self._only_primary_unique(conn, msg):
+            return False  # no key: a redelivery would not be noticed, and restart deletes
+        try:
+            self._insert(cur, head, msg.rows)
+        except pymysql.err.IntegrityError as exc:
+            if exc.args[0] != DUPLICATE_KEY:
+                raise
+            conn.rollback()
+            return False
+        return True
+
+    def _only_primary_unique(self, conn: Any, msg: SnapshotChunk) -> bool:
+        """True when the target's only unique index is its primary key. Then chunks of the
+        table insert disjoint key ranges that take no locks on each other; another unique index
+        (NULLs, values out of key order) could make an early insert wait for a later chunk
+        that itself waits for its turn."""
+        key = (msg.target_schema, msg.target_table)
+        if key not in self._early_ok:
+            with conn.cursor() as cur:
+                cur.execute("SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS "
+                            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+                            (msg.target_schema, msg.target_table))
+                names = [str(name) for (name,) in cur.fetchall()]
+            conn.commit()
+            self._early_ok[key] = names == ["PRIMARY"]
+        return self._early_ok[key]
 
     def _continues(self, msg: SnapshotChunk, cp: TableCheckpoint) -> bool:
         """True to apply ``msg``; False when already applied; raises on a gap."""

@@ -13,6 +13,8 @@ from replication.position import BinlogPosition
 from replication.snapshot import SnapshotReader
 from replication.snapshot_apply import SnapshotApplier
 from replication.snapshot_checkpoint import load_snapshot_resume
+from replication.snapshot_messages import SnapshotDone
+from replication.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
 from replication.stats import TaskStats
 from replication.stop import ManualStop
 from replication.transport import RedisTransport
@@ -26,9 +28,11 @@ def make_job(job_id: str, source: MariaDBServer, target: MariaDBServer,
     return incremental_helpers.make_job(job_id, source, target, rules=do_db, **src)
 
 
-def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2,
-             capacity: int = 8, timeout: float = 120.0) -> tuple[BinlogPosition, SnapshotApplier]:
-    """Reader in a thread, applier receiving and acknowledging here, until SnapshotDone."""
+def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2, capacity: int = 8,
+             timeout: float = 120.0,
+             apply_workers: int = DEFAULT_WORKERS) -> tuple[BinlogPosition, SnapshotApplier]:
+    """Reader in a thread; receiving here, applying on the dest's parallel path (a pool whose
+    workers acknowledge), until SnapshotDone."""
     src_cfg, dest_cfg = job.src_task.mysql_connection_config, job.dest_task.mysql_connection_config
 
     def target() -> Any:
@@ -39,7 +43,13 @@ def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2,
     dest_transport = RedisTransport(client, job.job_id, capacity=capacity)
     reader = SnapshotReader(lambda: connect(src_cfg), job, src_transport, TaskStats(), stop,
                             lambda: load_snapshot_resume(target, job.job_id), workers=workers)
-    applier = SnapshotApplier(target, job.job_id, job, TaskStats())
+    stats, stats_lock = TaskStats(), threading.Lock()
+
+    def applier_factory() -> SnapshotApplier:
+        return SnapshotApplier(target, job.job_id, job, stats, stats_lock=stats_lock)
+
+    applier = applier_factory()  # the SnapshotDone, once the pool has drained
+    pool = SnapshotPool(applier_factory, apply_workers, dest_transport.ack, ManualStop())
     result: dict[str, Any] = {}
 
     def read() -> None:
@@ -55,11 +65,17 @@ def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2,
             if "error" in result:
                 raise result["error"]
             for entry in dest_transport.receive(count=16, block_ms=100):
-                applier.apply(entry.message)
-                dest_transport.ack(entry.entry_id)
+                if isinstance(entry.message, SnapshotDone):
+                    pool.drain()
+                    applier.apply(entry.message)
+                    dest_transport.ack(entry.entry_id)
+                else:
+                    pool.submit(entry.entry_id, entry.message)  # acked by its worker
+            pool.check()
         thread.join(timeout)
     finally:
         stop.set()
+        pool.close()
         applier.close()
         src_transport.delete()
     return result["position"], applier
