@@ -32,7 +32,7 @@ from pymysql.converters import escape_float, escape_string
 from replication.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 from replication.errors import TargetError
 from replication.fence import UNFENCED, OwnerFence
-from replication.mysql import quote_ident, quote_table
+from replication.mysql import ConnFactory, quote_ident, quote_table
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ MAX_RETRIES = 5
 STATEMENT_BYTES = 512 * 1024  # one multi-row statement: far under any max_allowed_packet
 ROUND_TRIP_BYTES = 1024 * 1024
 
-ConnFactory = Callable[[], pymysql.connections.Connection]
 
 
 @dataclass(frozen=True)

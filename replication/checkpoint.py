@@ -21,15 +21,17 @@ Table ``dtle.binlog_checkpoint`` (see docs/incremental.md)::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pymysql
 
 from replication.config import CHECKPOINT_SCHEMA
 from replication.fence import UNFENCED, OwnerFence
 from replication.gtid import GtidSet, is_mariadb_gtid
-from replication.mysql import quote_ident
+from replication.mysql import ConnFactory, quote_ident
 from replication.position import BinlogPosition
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
 INSERT_SQL = (f"INSERT INTO {TABLE} (job_id, seq, gtid_set, binlog_file, binlog_pos) "
               "VALUES (%s, %s, %s, %s, %s)")
 
-ConnFactory = Callable[[], pymysql.connections.Connection]
 
 
 @dataclass
@@ -162,24 +163,34 @@ class CheckpointStore:
     def row_args(self, seq: int, gtids: str, file: str, pos: int) -> tuple:
         return (self.job_id, seq, gtids, file, pos)
 
-    def start(self, position: BinlogPosition, replay_until: BinlogPosition | None = None) -> None:
-        """Record where incremental starts, unless the job already has a checkpoint."""
+    @contextmanager
+    def _fenced(self) -> Iterator[Any]:
+        """A cursor in a target transaction that checks the owner fence first; commits at the
+        end, rolls back on any error (a stale owner's error becomes the fence's stop)."""
         conn = self._connection()
         conn.begin()
         try:
             with conn.cursor() as cur:
                 self._fence.check(cur)
-                cur.execute(f"INSERT IGNORE INTO {TABLE} (job_id, seq, gtid_set, binlog_file, "
-                            "binlog_pos, replay_until) VALUES (%s, 0, %s, %s, %s, %s)",
-                            (self.job_id, position.gtid_set, position.file, position.pos,
-                             _format_position(replay_until) if replay_until else None))
+                yield cur
             conn.commit()
         except BaseException as exc:
-            self._abort(conn, exc)
+            conn.rollback()
+            fenced = self._fence.fenced_out(exc, conn)
+            if fenced is not None:
+                raise fenced from exc
             raise
 
+    def start(self, position: BinlogPosition, replay_until: BinlogPosition | None = None) -> None:
+        """Record where incremental starts, unless the job already has a checkpoint."""
+        with self._fenced() as cur:
+            cur.execute(f"INSERT IGNORE INTO {TABLE} (job_id, seq, gtid_set, binlog_file, "
+                        "binlog_pos, replay_until) VALUES (%s, 0, %s, %s, %s, %s)",
+                        (self.job_id, position.gtid_set, position.file, position.pos,
+                         _format_position(replay_until) if replay_until else None))
+
     def mark_ddl(self, ident: str) -> None:
-        with self._connection().cursor() as cur:
+        with self._fenced() as cur:
             cur.execute(f"REPLACE INTO {TABLE} (job_id, seq, gtid_set) VALUES (%s, %s, %s)",
                         (self.job_id, PENDING_DDL_SEQ, ident))
 
@@ -188,37 +199,21 @@ class CheckpointStore:
 
     def fold(self, upto_seq: int) -> None:
         """Merge rows ``1..upto_seq`` (all committed) into row 0, in one transaction."""
-        conn = self._connection()
-        conn.begin()
-        try:
-            with conn.cursor() as cur:
-                self._fence.check(cur)
-                cur.execute(f"SELECT seq, gtid_set, binlog_file, binlog_pos FROM {TABLE} "
-                            "WHERE job_id=%s AND seq BETWEEN 0 AND %s ORDER BY seq FOR UPDATE",
-                            (self.job_id, upto_seq))
-                rows = cur.fetchall()
-                if len(rows) <= 1:
-                    conn.rollback()
-                    return
-                merged = _fold_rows(rows)
-                cur.execute(f"INSERT INTO {TABLE} (job_id, seq, gtid_set, binlog_file, binlog_pos, "
-                            "folded_seq) VALUES (%s, 0, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-                            "gtid_set=VALUES(gtid_set), binlog_file=VALUES(binlog_file), "
-                            "binlog_pos=VALUES(binlog_pos), folded_seq=VALUES(folded_seq)",
-                            (self.job_id, *merged, upto_seq))
-                cur.execute(f"DELETE FROM {TABLE} WHERE job_id=%s AND seq > 0 AND seq <= %s",
-                            (self.job_id, upto_seq))
-            conn.commit()
-        except BaseException as exc:
-            self._abort(conn, exc)
-            raise
-
-    def _abort(self, conn: pymysql.connections.Connection, exc: BaseException) -> None:
-        """Roll back; raise the fence's stop instead of ``exc`` when it is the fence's."""
-        conn.rollback()
-        fenced = self._fence.fenced_out(exc, conn)
-        if fenced is not None:
-            raise fenced from exc
+        with self._fenced() as cur:
+            cur.execute(f"SELECT seq, gtid_set, binlog_file, binlog_pos FROM {TABLE} "
+                        "WHERE job_id=%s AND seq BETWEEN 0 AND %s ORDER BY seq FOR UPDATE",
+                        (self.job_id, upto_seq))
+            rows = cur.fetchall()
+            if len(rows) <= 1:
+                return
+            merged = _fold_rows(rows)
+            cur.execute(f"INSERT INTO {TABLE} (job_id, seq, gtid_set, binlog_file, binlog_pos, "
+                        "folded_seq) VALUES (%s, 0, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+                        "gtid_set=VALUES(gtid_set), binlog_file=VALUES(binlog_file), "
+                        "binlog_pos=VALUES(binlog_pos), folded_seq=VALUES(folded_seq)",
+                        (self.job_id, *merged, upto_seq))
+            cur.execute(f"DELETE FROM {TABLE} WHERE job_id=%s AND seq > 0 AND seq <= %s",
+                        (self.job_id, upto_seq))
 
     def delete(self) -> None:
         with self._connection().cursor() as cur:

@@ -14,8 +14,6 @@ import logging
 import time
 from collections.abc import Callable
 
-import pymysql
-
 from replication.applier import MySQLApplier, TableKeys
 from replication.applier_parallel import DependencyTracker, Job, WorkerPool
 from replication.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
@@ -31,12 +29,12 @@ from replication.checkpoint import (
 from replication.config import MySQLDestTaskConfig
 from replication.fence import UNFENCED, OwnerFence
 from replication.gtid import GtidSet
+from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
 from replication.stats import TaskStats
 
 log = logging.getLogger(__name__)
 
-ConnFactory = Callable[[], pymysql.connections.Connection]
 # (target schema, target table) -> (snapshot start, snapshot end) of that table's full copy.
 TableWindows = dict[tuple[str, str], tuple[BinlogPosition, BinlogPosition]]
 FOLD_INTERVAL = 1.0

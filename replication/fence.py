@@ -23,14 +23,14 @@ nothing itself, so it adds no lock contention between workers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pymysql
 
 from replication.config import CHECKPOINT_SCHEMA
-from replication.mysql import quote_ident
+from replication.mysql import ConnFactory, quote_ident
 from replication.stop import StopSignal
 from replication.transport import FencedOut
 
@@ -53,7 +53,6 @@ CHECK_SQL = (f"SELECT (SELECT 1 FROM (SELECT 1 UNION ALL SELECT 1) two WHERE NOT
 TAKE_SQL = (f"INSERT INTO {OWNER_TABLE} (job_id, owner, since) VALUES (%s, %s, NOW(6)) "
             "ON DUPLICATE KEY UPDATE owner = VALUES(owner), since = VALUES(since)")
 
-ConnFactory = Callable[[], pymysql.connections.Connection]
 
 
 def ensure_table(conn: pymysql.connections.Connection) -> None:

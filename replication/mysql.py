@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pymysql
@@ -11,6 +12,9 @@ from replication.config import MySQLConnectionConfig
 from replication.errors import ConnectError
 
 CONNECT_TIMEOUT = 5
+
+# How engine objects open connections (a config bound in a closure), so tests can pass their own.
+ConnFactory = Callable[[], pymysql.connections.Connection]
 
 
 def connect(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pymysql
@@ -32,6 +31,7 @@ from replication.dest_incremental import IncrementalApplier, TableWindows
 from replication.errors import ConfigError
 from replication.fence import OwnerFence
 from replication.filters import TableFilter
+from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
 from replication.rowfilter import RowFilter, WhereEvaluator
 from replication.snapshot import SnapshotReader
@@ -50,7 +50,6 @@ from replication.task import TaskContext
 
 log = logging.getLogger(__name__)
 
-ConnFactory = Callable[[], pymysql.connections.Connection]
 
 
 def source_factory(ctx: TaskContext) -> ConnFactory:

@@ -24,6 +24,7 @@ from typing import Any
 from replication.config import JobConfig
 from replication.errors import Stopped
 from replication.filters import TableFilter
+from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
 from replication.schema import TableSpec, list_tables
 from replication.snapshot_checkpoint import SnapshotResume, TableCheckpoint
@@ -35,7 +36,6 @@ from replication.stop import StopSignal
 
 log = logging.getLogger(__name__)
 
-ConnFactory = Callable[[], Any]
 ResumeSource = SnapshotResume | Callable[[], SnapshotResume]
 # Below this many estimated rows an exact COUNT(*) is cheaper than a wrong progress bar.
 EXACT_COUNT_BELOW = 50_000

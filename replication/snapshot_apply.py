@@ -20,7 +20,7 @@ from replication import snapshot_checkpoint as checkpoint
 from replication.config import JobConfig
 from replication.errors import TargetError
 from replication.fence import UNFENCED, OwnerFence
-from replication.mysql import quote_ident, quote_table
+from replication.mysql import ConnFactory, quote_ident, quote_table
 from replication.schema import target_create_database, target_create_table
 from replication.snapshot_checkpoint import TableCheckpoint
 from replication.snapshot_messages import SnapshotChunk, SnapshotDone, SnapshotTable
@@ -28,7 +28,6 @@ from replication.stats import STAGE_FULL, TaskStats
 
 log = logging.getLogger(__name__)
 
-ConnFactory = Callable[[], Any]
 STATEMENT_BYTES = 4 * 1024 * 1024
 DUPLICATE_KEY = 1062
 # Modes that would reject values the source legitimately holds, or change literal parsing.

@@ -8,12 +8,11 @@ The row with empty ``source_schema``/``source_table`` records the finished copy 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from replication.config import CHECKPOINT_SCHEMA
-from replication.mysql import quote_ident
+from replication.mysql import ConnFactory, quote_ident
 from replication.position import BinlogPosition
 
 TABLE = f"{quote_ident(CHECKPOINT_SCHEMA)}.`snapshot_checkpoint`"
@@ -40,7 +39,6 @@ CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
 _COLUMNS = ("seq, last_key, rows_done, keyless, done, start_file, start_pos, start_gtid, "
             "end_file, end_pos, end_gtid")
 
-ConnFactory = Callable[[], Any]
 
 
 @dataclass(frozen=True)
