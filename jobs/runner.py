@@ -91,9 +91,11 @@ def _context(job: Job, task: Task, allocation: Allocation, lease: Lease, stop: T
     allocation_id = str(allocation.allocation_id)
 
     def publish() -> None:
-        stats.backlog = transport.backlog_text()
-        stats.nats_message_status = transport.status
-        store.publish(allocation_id, stats)
+        # Called after every batch; the backlog costs a Redis round trip, so only when due.
+        if store.due(allocation_id):
+            stats.backlog = transport.backlog_text()
+            stats.nats_message_status = transport.status
+            store.publish(allocation_id, stats, force=True)
 
     def event(event_type: str, message: str) -> None:
         events.record(allocation_id, event_type, message)

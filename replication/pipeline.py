@@ -271,8 +271,6 @@ class DestRunner:
             # Ack only after the fold? No: each transaction's checkpoint row committed with it.
             self.ctx.transport.ack(*done)
             self._unacked = [(e, s) for e, s in self._unacked if s > low]
-        stats = self.ctx.stats
-        stats.backlog = self.ctx.transport.backlog_text()
-        stats.nats_message_status = self.ctx.transport.status
+        stats = self.ctx.stats  # the backlog and transport counters are the runtime's to fill
         stats.buffer_status.applier_tx_queue_size = len(self._unacked)
         self.ctx.publish_stats()

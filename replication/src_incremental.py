@@ -153,11 +153,9 @@ class IncrementalSource:
         if self._last is not None:
             coords = stats.current_coordinates
             coords.file, coords.position = self._last.file, self._last.pos
-        stats.nats_message_status = self._ctx.transport.status
         now = time.monotonic()
         if now >= self._next_refresh:
-            # A Redis round trip and a set format: once a second is plenty for the monitor.
+            # Formatting the set costs: once a second is plenty for the monitor.
             self._next_refresh = now + 1.0
-            stats.backlog = self._ctx.transport.backlog_text()
             stats.current_coordinates.gtid_set = self._sent.format()
         self._ctx.publish_stats()

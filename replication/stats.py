@@ -164,10 +164,14 @@ class StatsStore:
         self._min_interval = min_interval
         self._last_write: dict[str, float] = {}
 
+    def due(self, allocation_id: str) -> bool:
+        """Whether a ``publish`` now would write (the last write is ``min_interval`` old)."""
+        return time.time() - self._last_write.get(allocation_id, 0.0) >= self._min_interval
+
     def publish(self, allocation_id: str, stats: TaskStats, force: bool = False) -> None:
         """Write the record unless it was written less than ``min_interval`` ago."""
         now = time.time()
-        if not force and now - self._last_write.get(allocation_id, 0.0) < self._min_interval:
+        if not force and not self.due(allocation_id):
             return
         self._last_write[allocation_id] = now
         record = stats.to_monitor(now)

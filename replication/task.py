@@ -22,7 +22,9 @@ class TaskContext:
     job: JobConfig
     transport: RedisTransport
     stats: TaskStats
-    publish_stats: Callable[[], None]  # cheap to call often: it writes at most once a second
+    # Cheap to call after every batch: it writes at most once a second, and then also fills in
+    # the transport's backlog and counters.
+    publish_stats: Callable[[], None]
     event: EventSink
     stop: StopSignal
     # Who runs this task now (the allocation id); a newer owner fences older ones out.

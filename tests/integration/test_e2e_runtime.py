@@ -90,6 +90,8 @@ def test_a_migration_copies_then_replicates_and_reports_progress(
     assert status["exec_master_row_count"] >= 20_000
     assert status["current_coordinates"]["gtid_set"]
     assert isinstance(status["delay_count"]["time"], int)
+    assert status["backlog"].endswith("/32")  # queued/repl_chan_buffer_size, filled by the runtime
+    assert status["nats_message_status"]["in_messages"] > 0
     jobs = cluster.get("/v2/jobs")["jobs"]
     assert {"job_id": job_id, "job_status": "running"}.items() <= next(
         j for j in jobs if j["job_id"] == job_id).items()
