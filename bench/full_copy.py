@@ -23,7 +23,7 @@ import uuid
 import redis
 
 from replication.config import SchemaRule
-from replication.snapshot_pool import DEFAULT_WORKERS
+from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
 

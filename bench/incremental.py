@@ -32,7 +32,7 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import MariadbGtidEvent, XidEvent
 from pymysqlreplication.row_event import UpdateRowsEvent, WriteRowsEvent
 
-from replication.checkpoint import load_checkpoint
+from replication.sinks.mysql.checkpoint import load_checkpoint
 from scripts.mariadb_sandbox import MariaDBServer
 
 ROOT = Path(__file__).resolve().parents[1]

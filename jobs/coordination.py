@@ -13,7 +13,7 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
-from replication.transport import Fence
+from replication.wire.transport import Fence
 
 # Take or renew the lease only if it is free or already ours.
 _ACQUIRE = """

@@ -14,11 +14,11 @@ from jobs.coordination import get_redis
 from jobs.errors import BadRequest, JobNotFound
 from jobs.models import Allocation, Job
 from jobs.services import get_job
-from replication import inspect
-from replication.checkpoint import load_checkpoint
+from replication import catalog
 from replication.config import MySQLConnectionConfig
 from replication.errors import ReplicationError
 from replication.mysql import connect
+from replication.sinks.mysql.checkpoint import load_checkpoint
 from replication.stats import StatsStore, TaskStats
 from replication.validation import validate_mysql_task
 
@@ -100,15 +100,15 @@ def validate_job(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def mysql_schemas(cfg: MySQLConnectionConfig) -> list[dict[str, Any]]:
-    return inspect.list_schemas(cfg)
+    return catalog.list_schemas(cfg)
 
 
 def mysql_columns(cfg: MySQLConnectionConfig, schema: str, table: str) -> list[str]:
-    return inspect.list_columns(cfg, schema, table)
+    return catalog.list_columns(cfg, schema, table)
 
 
 def mysql_connection(cfg: MySQLConnectionConfig) -> None:
-    inspect.check_connection(cfg)
+    catalog.check_connection(cfg)
 
 
 def set_log_level(level: str) -> str:

@@ -21,7 +21,7 @@ from jobs.stopping import StopReason, TaskStop
 from replication.errors import ReplicationError, Stopped
 from replication.stats import StatsStore, TaskStats
 from replication.task import TaskContext
-from replication.transport import RedisTransport
+from replication.wire.transport import RedisTransport
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +29,9 @@ MAX_RESTARTS = int(getattr(settings, "TASK_MAX_RESTARTS", 5))
 
 
 def _runner_class(kind: str) -> type:
-    from replication import pipeline  # imported late: the engine is heavy and optional in the API
+    from replication import runners  # imported late: the engine is heavy and optional in the API
 
-    return pipeline.SrcRunner if kind == "src" else pipeline.DestRunner
+    return runners.SrcRunner if kind == "src" else runners.DestRunner
 
 
 def _claim(allocation: Allocation) -> Lease | None:

@@ -18,7 +18,7 @@ from jobs.coordination import get_redis
 from jobs.errors import BadRequest, Conflict, JobNotFound
 from jobs.models import DesiredState, Job, JobStatus, JobType, Task
 from replication.stats import StatsStore
-from replication.transport import RedisTransport
+from replication.wire.transport import RedisTransport
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from replication.errors import ReplicationError, Stopped
 from replication.stats import TaskStats
 from replication.stop import ManualStop
 from replication.task import TaskContext
-from replication.transport import RedisTransport
+from replication.wire.transport import RedisTransport
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = TaskContext(job=job, transport=transport, stats=TaskStats(), publish_stats=lambda: None,
                       event=lambda kind, msg: log.info("job %s: event %s %s", job.job_id, kind, msg),
                       stop=stop, owner=args.owner or f"cli-{uuid.uuid4().hex[:16]}")
-    from replication.pipeline import DestRunner, SrcRunner
+    from replication.runners import DestRunner, SrcRunner
 
     runner = SrcRunner(ctx) if args.task == "src" else DestRunner(ctx)
     try:

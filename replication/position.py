@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from replication import messages
+from replication.wire import codec
 
 
-@messages.message("position")
+@codec.message("position")
 @dataclass(frozen=True)
 class BinlogPosition:
     """Where reading starts or stopped. ``gtid_set`` is MySQL's executed set

@@ -9,7 +9,7 @@ from typing import Protocol
 from replication.config import JobConfig
 from replication.stats import TaskStats
 from replication.stop import StopSignal
-from replication.transport import RedisTransport
+from replication.wire.transport import RedisTransport
 
 # (event_type, message): "Driver"/"job_stage_full", "Driver"/"job_stage_incr", ...
 EventSink = Callable[[str, str], None]

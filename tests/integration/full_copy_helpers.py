@@ -10,14 +10,14 @@ import redis
 from replication.config import JobConfig, SchemaRule
 from replication.mysql import connect, quote_ident
 from replication.position import BinlogPosition
-from replication.snapshot import SnapshotReader
-from replication.snapshot_apply import SnapshotApplier
-from replication.snapshot_checkpoint import load_snapshot_resume
-from replication.snapshot_messages import SnapshotDone
-from replication.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
+from replication.sinks.mysql.snapshot import SnapshotApplier
+from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
+from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
+from replication.source.snapshot import SnapshotReader
 from replication.stats import TaskStats
 from replication.stop import ManualStop
-from replication.transport import RedisTransport
+from replication.wire.snapshot import SnapshotDone
+from replication.wire.transport import RedisTransport
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration import incremental_helpers
 

@@ -21,7 +21,7 @@ from replication.config import (
 from replication.stats import TaskStats
 from replication.stop import ManualStop
 from replication.task import TaskContext
-from replication.transport import RedisTransport
+from replication.wire.transport import RedisTransport
 from scripts.mariadb_sandbox import MariaDBServer
 
 

@@ -16,9 +16,9 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from jobs.models import Allocation, Job, Task, TaskEvent
-from replication.checkpoint import INSERT_SQL, ensure_table
+from replication.sinks.mysql.checkpoint import INSERT_SQL, ensure_table
 from replication.stats import StatsStore, TaskStats, stats_key
-from replication.transport import RedisTransport, stream_key
+from replication.wire.transport import RedisTransport, stream_key
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.api_examples import (
     MIGRATION_REQUEST,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from replication import binlog
-from replication.binlog import BinlogReader, current_position
-from replication.changes import RowEvent
 from replication.config import MySQLConnectionConfig
+from replication.source import binlog
+from replication.source.binlog import BinlogReader, current_position
 from replication.stop import ManualStop
+from replication.wire.changes import RowEvent
 from scripts.mariadb_sandbox import MariaDBServer
 
 FAST_TABLE = ("CREATE TABLE `{s}`.fast (id BIGINT UNSIGNED PRIMARY KEY, t TINYINT, tu TINYINT UNSIGNED, "

@@ -10,17 +10,17 @@ import pytest
 import redis
 from pymysql.constants import CLIENT
 
-from replication.checkpoint import INSERT_SQL, CheckpointStore
 from replication.config import JobConfig
-from replication.dest_incremental import IncrementalApplier
-from replication.fence import OwnerFence
-from replication.pipeline import DestRunner, SrcRunner
 from replication.position import BinlogPosition
-from replication.snapshot_apply import SnapshotApplier
-from replication.snapshot_messages import SnapshotChunk, SnapshotTable
+from replication.runners import DestRunner, SrcRunner
+from replication.sinks.mysql.checkpoint import INSERT_SQL, CheckpointStore
+from replication.sinks.mysql.fence import OwnerFence
+from replication.sinks.mysql.incremental import IncrementalApplier
+from replication.sinks.mysql.snapshot import SnapshotApplier
 from replication.stats import TaskStats
 from replication.task import TaskContext
-from replication.transport import FencedOut
+from replication.wire.snapshot import SnapshotChunk, SnapshotTable
+from replication.wire.transport import FencedOut
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.incremental_helpers import (
     Running,

@@ -9,7 +9,7 @@ import redis
 
 from replication.config import SchemaRule, TableRule
 from replication.mysql import connect
-from replication.snapshot_checkpoint import load_snapshot_resume
+from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
 from tests.integration.incremental_helpers import conn_cfg

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from replication.transport import stream_key
+from replication.wire.transport import stream_key
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.conftest import REDIS_TEST_URL
 from tests.integration.full_copy_helpers import table_checksum

@@ -9,10 +9,10 @@ import pymysql
 import pytest
 import redis
 
-from replication.applier import MySQLApplier
-from replication.changes import RowEvent
-from replication.checkpoint import PENDING_DDL_SEQ, TABLE
-from replication.pipeline import DestRunner, SrcRunner
+from replication.runners import DestRunner, SrcRunner
+from replication.sinks.mysql.applier import MySQLApplier
+from replication.sinks.mysql.checkpoint import PENDING_DDL_SEQ, TABLE
+from replication.wire.changes import RowEvent
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.incremental_helpers import (
     Running,

@@ -12,7 +12,7 @@ import pymysql
 import pytest
 import redis
 
-from replication.pipeline import DestRunner, SrcRunner
+from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.incremental_helpers import make_job, start_runner, wait_converged
 from tests.integration.workload import create_tables
@@ -77,7 +77,7 @@ def test_four_workers_converge_in_both_dependency_modes(
     job = dataclasses.replace(job, dest_task=dataclasses.replace(
         job.dest_task, use_my_sql_dependency=commit_parents, dependency_history_size=200))
     notes = _Records()
-    logger = logging.getLogger("replication.applier_parallel")
+    logger = logging.getLogger("replication.sinks.mysql.parallel")
     logger.addHandler(notes)
     level = logger.level
     logger.setLevel(logging.INFO)

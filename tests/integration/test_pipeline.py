@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from replication.pipeline import DestRunner, SrcRunner
+from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.incremental_helpers import make_job, start_runner, table_summary, wait_converged
 from tests.integration.workload import Workload, create_tables

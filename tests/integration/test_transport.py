@@ -10,7 +10,7 @@ import redis
 
 from replication.errors import Stopped
 from replication.stop import ManualStop
-from replication.transport import Fence, FencedOut, RedisTransport
+from replication.wire.transport import Fence, FencedOut, RedisTransport
 
 
 def test_messages_arrive_in_order_and_ack_removes_them(redis_client: redis.Redis, job_id: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from replication.config import SchemaRule, TableRule
-from replication.ddl import DDLRewriter, UnsupportedStatement
-from replication.filters import TableFilter
+from replication.scope.ddl import DDLRewriter, UnsupportedStatement
+from replication.scope.filters import TableFilter
 
 
 def _rewriter(*rules: SchemaRule) -> DDLRewriter:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from replication.applier import TableKey, TableKeys
-from replication.applier_parallel import DependencyTracker
-from replication.changes import INSERT, UPDATE, RowEvent, Transaction
+from replication.sinks.mysql.applier import TableKey, TableKeys
+from replication.sinks.mysql.parallel import DependencyTracker
+from replication.wire.changes import INSERT, UPDATE, RowEvent, Transaction
 
 
 class _Keys(TableKeys):

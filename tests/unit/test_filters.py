@@ -6,7 +6,7 @@ import pytest
 
 from replication.config import SchemaRule, TableRule
 from replication.errors import ConfigError
-from replication.filters import TableFilter, TableMapping
+from replication.scope.filters import TableFilter, TableMapping
 
 
 def test_empty_rules_take_every_user_table_but_never_system_schemas() -> None:

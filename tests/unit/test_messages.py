@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from replication import messages
+from replication.wire import codec
 
 
-@messages.message("test.sample")
+@codec.message("test.sample")
 @dataclass
 class Sample:
     name: str
@@ -23,11 +23,11 @@ def test_row_values_round_trip_exactly() -> None:
         dt.date(1, 1, 1), dt.timedelta(hours=-838, minutes=-59, seconds=-59), b"\x00\xff",
         {"a", "b"}, None, 18446744073709551615, -9223372036854775808, "日本語", 1.5,
     ]
-    assert messages.decode(messages.encode(row)) == row
+    assert codec.decode(codec.encode(row)) == row
 
 
 def test_registered_messages_nest() -> None:
     msg = Sample("outer", [[1, "x"]], Sample("inner", []))
-    back = messages.decode(messages.encode(msg))
+    back = codec.decode(codec.encode(msg))
     assert back == msg
     assert isinstance(back.inner, Sample)

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from replication.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 from replication.config import SchemaRule, TableRule
 from replication.errors import SourceError, UnsupportedDDL
-from replication.filters import TableFilter
-from replication.rowfilter import RowFilter, WhereEvaluator
+from replication.scope.filters import TableFilter
+from replication.scope.rows import RowFilter, WhereEvaluator
+from replication.wire.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 
 COLUMNS = ["id", "status", "note"]
 

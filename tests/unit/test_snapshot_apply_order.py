@@ -6,12 +6,12 @@ import pytest
 
 from replication.config import JobConfig, JobType, MySQLConnectionConfig, MySQLDestTaskConfig, SrcTaskConfig
 from replication.errors import TargetError
-from replication.messages import decode, encode
 from replication.position import BinlogPosition
-from replication.snapshot_apply import SnapshotApplier
-from replication.snapshot_checkpoint import TableCheckpoint
-from replication.snapshot_messages import SnapshotChunk
+from replication.sinks.mysql.snapshot import SnapshotApplier
+from replication.sinks.mysql.snapshot_checkpoint import TableCheckpoint
 from replication.stats import TaskStats
+from replication.wire.codec import decode, encode
+from replication.wire.snapshot import SnapshotChunk
 
 CFG = MySQLConnectionConfig("127.0.0.1", 1, "root", "")
 JOB = JobConfig("j-migration", "j", JobType.MIGRATION, SrcTaskConfig(CFG), MySQLDestTaskConfig(CFG))

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from replication.position import BinlogPosition
-from replication.snapshot_messages import SnapshotChunk
-from replication.snapshot_pool import SnapshotPool
+from replication.sinks.mysql.snapshot_pool import SnapshotPool
 from replication.stop import ManualStop
+from replication.wire.snapshot import SnapshotChunk
 
 
 def _chunk(table: str, seq: int) -> SnapshotChunk:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from replication.schema import target_create_database, target_create_table
-from replication.snapshot_apply import target_sql_mode
-from replication.values import (
+from replication.sinks.mysql.snapshot import target_sql_mode
+from replication.source.tables import target_create_database, target_create_table
+from replication.source.values import (
     ColumnInfo,
     after_key_condition,
     key_literal_sql,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from replication import messages
 from replication.position import BinlogPosition
+from replication.wire import codec
 
 
-@messages.message("snapshot_table")
+@codec.message("snapshot_table")
 @dataclass(frozen=True)
 class SnapshotTable:
     """Create one table on the target (unless it is already being copied)."""
@@ -32,7 +32,7 @@ class SnapshotTable:
     job_rows_estimate: int  # all tables', for the dest's progress
 
 
-@messages.message("snapshot_chunk")
+@codec.message("snapshot_chunk")
 @dataclass(frozen=True)
 class SnapshotChunk:
     """Consecutive rows of one table, rendered as SQL ``VALUES`` tuples.
@@ -63,7 +63,7 @@ class SnapshotChunk:
     position: BinlogPosition
 
 
-@messages.message("snapshot_done")
+@codec.message("snapshot_done")
 @dataclass(frozen=True)
 class SnapshotDone:
     """Every table is copied. Incremental replication reads the binlog from ``start`` (the

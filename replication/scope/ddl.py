@@ -17,8 +17,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from replication.filters import TableFilter
 from replication.mysql import quote_ident, quote_table
+from replication.scope.filters import TableFilter
 
 log = logging.getLogger(__name__)
 

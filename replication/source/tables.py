@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from replication.errors import ConfigError, SourceError
-from replication.filters import TableFilter, TableMapping
 from replication.mysql import quote_ident, quote_table
-from replication.values import ColumnInfo
+from replication.scope.filters import TableFilter, TableMapping
+from replication.source.values import ColumnInfo
 
 _CREATE_TABLE_HEAD = re.compile(r"^CREATE TABLE\s+`(?:[^`]|``)+`", re.IGNORECASE)
 _CREATE_DB_HEAD = re.compile(

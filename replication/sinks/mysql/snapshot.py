@@ -16,15 +16,15 @@ from typing import Any
 
 import pymysql
 
-from replication import snapshot_checkpoint as checkpoint
 from replication.config import JobConfig
 from replication.errors import TargetError
-from replication.fence import UNFENCED, OwnerFence
 from replication.mysql import ConnFactory, quote_ident, quote_table
-from replication.schema import target_create_database, target_create_table
-from replication.snapshot_checkpoint import TableCheckpoint
-from replication.snapshot_messages import SnapshotChunk, SnapshotDone, SnapshotTable
+from replication.sinks.mysql import snapshot_checkpoint as checkpoint
+from replication.sinks.mysql.fence import UNFENCED, OwnerFence
+from replication.sinks.mysql.snapshot_checkpoint import TableCheckpoint
+from replication.source.tables import target_create_database, target_create_table
 from replication.stats import STAGE_FULL, TaskStats
+from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from replication.binlog_rows import Plan, decode_rows, plan_for
-from replication.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 from replication.config import MySQLConnectionConfig, SrcTaskConfig
 from replication.errors import SourceError
 from replication.gtid import GtidSet
 from replication.position import BinlogPosition
+from replication.source.rows import Plan, decode_rows, plan_for
 from replication.stop import StopSignal
+from replication.wire.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ class BinlogReader:
 
 
     def _fast_rows(self, event: Any, kind: str) -> list[Any] | None:
-        """The event's rows through ``binlog_rows`` when its table and images allow, else None
+        """The event's rows through ``rows`` when its table and images allow, else None
         (nothing read: the library decodes them)."""
         if event.event_type not in _PLAIN_ROWS_EVENTS:
             return None

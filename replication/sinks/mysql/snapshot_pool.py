@@ -28,9 +28,9 @@ from typing import Any
 
 import pymysql
 
-from replication.snapshot_apply import SnapshotApplier
-from replication.snapshot_messages import SnapshotChunk, SnapshotTable
+from replication.sinks.mysql.snapshot import SnapshotApplier
 from replication.stop import StopSignal
+from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 
 DEFAULT_WORKERS = 2
 DEADLOCK = 1213

@@ -16,11 +16,11 @@ from typing import Any
 
 import pymysql
 
-from replication.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
-from replication.ddl import DDLRewriter, UnsupportedStatement
 from replication.errors import SourceError, UnsupportedDDL
-from replication.filters import TableFilter, TableMapping
 from replication.mysql import quote_ident
+from replication.scope.ddl import DDLRewriter, UnsupportedStatement
+from replication.scope.filters import TableFilter, TableMapping
+from replication.wire.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 

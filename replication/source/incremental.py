@@ -14,12 +14,12 @@ import threading
 import time
 from typing import Any
 
-from replication.binlog import BinlogReader
-from replication.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
 from replication.position import BinlogPosition
-from replication.rowfilter import RowFilter
+from replication.scope.rows import RowFilter
+from replication.source.binlog import BinlogReader
 from replication.stats import STAGE_SENDING
 from replication.task import TaskContext
+from replication.wire.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ look-ups per column and row: most of the src's time. This module decodes the row
 straight into positional lists, with the same results as the library (same signedness, same
 charset decoding, ``bytes`` where the library cannot decode, ``None`` for NULL). Integers,
 FLOAT, DOUBLE and the string types are decoded here; DECIMAL and BIT in
-``binlog_rows_numeric``, the temporal types in ``binlog_rows_temporal``. Any other type (JSON,
+``rows_numeric``, the temporal types in ``rows_temporal``. Any other type (JSON,
 GEOMETRY, the pre-5.6 temporal formats), ENUM or SET values the table map does not carry, or a
 partial row image make ``plan_for`` answer None, and the caller lets the library decode.
 """
@@ -19,8 +19,8 @@ from typing import Any
 
 from pymysql.charset import charset_by_name
 
-from replication.binlog_rows_numeric import numeric_decoder
-from replication.binlog_rows_temporal import Decoder, temporal_decoder
+from replication.source.rows_numeric import numeric_decoder
+from replication.source.rows_temporal import Decoder, temporal_decoder
 
 # MySQL protocol column type codes (include/mysql_com.h enum_field_types).
 _TINY, _SHORT, _LONG, _FLOAT, _DOUBLE, _LONGLONG, _INT24, _VARCHAR = 1, 2, 3, 4, 5, 8, 9, 15

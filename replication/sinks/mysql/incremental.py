@@ -14,10 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from replication.applier import MySQLApplier, TableKeys
-from replication.applier_parallel import DependencyTracker, Job, WorkerPool
-from replication.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
-from replication.checkpoint import (
+from replication.config import MySQLDestTaskConfig
+from replication.gtid import GtidSet
+from replication.mysql import ConnFactory
+from replication.position import BinlogPosition
+from replication.sinks.mysql.applier import MySQLApplier, TableKeys
+from replication.sinks.mysql.checkpoint import (
     INSERT_SQL,
     PENDING_DDL_SEQ,
     TABLE,
@@ -26,12 +28,10 @@ from replication.checkpoint import (
     ensure_table,
     load_checkpoint,
 )
-from replication.config import MySQLDestTaskConfig
-from replication.fence import UNFENCED, OwnerFence
-from replication.gtid import GtidSet
-from replication.mysql import ConnFactory
-from replication.position import BinlogPosition
+from replication.sinks.mysql.fence import UNFENCED, OwnerFence
+from replication.sinks.mysql.parallel import DependencyTracker, Job, WorkerPool
 from replication.stats import TaskStats
+from replication.wire.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import redis
 
-from replication import messages
 from replication.errors import Stopped
 from replication.stats import MessageStatus
 from replication.stop import StopSignal
+from replication.wire import codec
 
 # XADD only while the lease key still names this sender and the backlog is under capacity,
 # atomically and in one round trip: false = fenced out, 0 = full (wait and retry).
@@ -79,7 +79,7 @@ class RedisTransport:
     def send(self, message: Any, poll_seconds: float = 0.05) -> str:
         """Append one message, first waiting while the backlog is at capacity."""
         self._check_stop()
-        data = messages.encode(message)
+        data = codec.encode(message)
         fence = self._fence
         keys = [self._key, fence.key if fence else self._key]
         args: list[str | bytes | int] = [fence.token if fence else "", data, self.capacity]
@@ -98,7 +98,7 @@ class RedisTransport:
     def last_message(self) -> Any | None:
         """The newest message not yet applied, or None when the dest has applied everything."""
         rows: Any = self._client.xrevrange(self._key, count=1)
-        return messages.decode(rows[0][1][b"m"]) if rows else None
+        return codec.decode(rows[0][1][b"m"]) if rows else None
 
     # -- dest side ------------------------------------------------------------------------
     def receive(self, count: int = 64, block_ms: int = 200) -> list[Entry]:
@@ -110,7 +110,7 @@ class RedisTransport:
         for raw_id, fields in reply[0][1]:
             data = fields[b"m"]
             entry_id = raw_id.decode()
-            entries.append(Entry(entry_id, messages.decode(data), len(data)))
+            entries.append(Entry(entry_id, codec.decode(data), len(data)))
             self.status.in_messages += 1
             self.status.in_bytes += len(data)
         self._cursor = entries[-1].entry_id

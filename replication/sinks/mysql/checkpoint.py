@@ -29,10 +29,10 @@ from typing import Any
 import pymysql
 
 from replication.config import CHECKPOINT_SCHEMA
-from replication.fence import UNFENCED, OwnerFence
 from replication.gtid import GtidSet, is_mariadb_gtid
 from replication.mysql import ConnFactory, quote_ident
 from replication.position import BinlogPosition
+from replication.sinks.mysql.fence import UNFENCED, OwnerFence
 
 log = logging.getLogger(__name__)
 

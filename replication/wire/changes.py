@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from replication import messages
 from replication.position import BinlogPosition
+from replication.wire import codec
 
 INSERT = "insert"
 UPDATE = "update"
 DELETE = "delete"
 
 
-@messages.message("rows")
+@codec.message("rows")
 @dataclass
 class RowEvent:
     """Consecutive row changes of one kind to one table. ``rows`` holds one image per row for
@@ -41,7 +41,7 @@ class RowEvent:
                 for b, a in self.rows]
 
 
-@messages.message("ddl")
+@codec.message("ddl")
 @dataclass
 class DDL:
     """A schema change. ``schema`` is the session's default database when it ran; after the src
@@ -51,7 +51,7 @@ class DDL:
     statement: str
 
 
-@messages.message("tx")
+@codec.message("tx")
 @dataclass
 class Transaction:
     """One source transaction, never split or merged. ``file``/``pos`` are where it ends.
@@ -77,7 +77,7 @@ class Transaction:
         return self.gtid or f"{self.file}:{self.pos}"
 
 
-@messages.message("txgroup")
+@codec.message("txgroup")
 @dataclass
 class TransactionGroup:
     """The transport unit of the incremental stage: transactions in binlog order, and the
@@ -87,7 +87,7 @@ class TransactionGroup:
     end: BinlogPosition
 
 
-@messages.message("incr_start")
+@codec.message("incr_start")
 @dataclass
 class IncrementalStart:
     """Sent once when incremental replication begins: where it starts, and up to where the

@@ -18,17 +18,17 @@ import pymysql.cursors
 from replication.errors import SourceError, Stopped
 from replication.mysql import quote_ident
 from replication.position import BinlogPosition
-from replication.schema import TableSpec
-from replication.snapshot_checkpoint import TableCheckpoint
-from replication.snapshot_messages import SnapshotChunk, SnapshotTable
-from replication.snapshot_source import open_snapshot
-from replication.values import (
+from replication.sinks.mysql.snapshot_checkpoint import TableCheckpoint
+from replication.source.consistent import open_snapshot
+from replication.source.tables import TableSpec
+from replication.source.values import (
     after_key_condition,
     key_sql,
     row_sql,
     split_key,
     up_to_key_condition,
 )
+from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ import pymysql
 from replication.config import CHECKPOINT_SCHEMA
 from replication.mysql import ConnFactory, quote_ident
 from replication.stop import StopSignal
-from replication.transport import FencedOut
+from replication.wire.transport import FencedOut
 
 OWNER_TABLE = f"{quote_ident(CHECKPOINT_SCHEMA)}.`dest_owner`"
 FENCE_ERROR = 1242  # ER_SUBQUERY_NO_1_ROW: what CHECK_SQL raises when the owner is not us

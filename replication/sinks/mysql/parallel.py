@@ -27,8 +27,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from replication.applier import MySQLApplier, TableKeys
-from replication.changes import UPDATE, RowEvent, Transaction
+from replication.sinks.mysql.applier import MySQLApplier, TableKeys
+from replication.wire.changes import UPDATE, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 

@@ -23,30 +23,30 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from replication import mysql
-from replication.binlog import BinlogReader, check_source, replica_server_id, resolve_start
-from replication.changes import IncrementalStart, TransactionGroup
-from replication.checkpoint import load_checkpoint
 from replication.config import MySQLDestTaskConfig
-from replication.dest_incremental import IncrementalApplier, TableWindows
 from replication.errors import ConfigError
-from replication.fence import OwnerFence
-from replication.filters import TableFilter
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
-from replication.rowfilter import RowFilter, WhereEvaluator
-from replication.snapshot import SnapshotReader
-from replication.snapshot_apply import SnapshotApplier
-from replication.snapshot_checkpoint import load_snapshot_resume
-from replication.snapshot_messages import (
+from replication.scope.filters import TableFilter
+from replication.scope.rows import RowFilter, WhereEvaluator
+from replication.sinks.mysql.checkpoint import load_checkpoint
+from replication.sinks.mysql.fence import OwnerFence
+from replication.sinks.mysql.incremental import IncrementalApplier, TableWindows
+from replication.sinks.mysql.snapshot import SnapshotApplier
+from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
+from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
+from replication.source.binlog import BinlogReader, check_source, replica_server_id, resolve_start
+from replication.source.incremental import IncrementalSource
+from replication.source.snapshot import SnapshotReader
+from replication.stats import STAGE_CONNECTING, STAGE_READING
+from replication.task import TaskContext
+from replication.wire.changes import IncrementalStart, TransactionGroup
+from replication.wire.snapshot import (
     SNAPSHOT_MESSAGES,
     SnapshotChunk,
     SnapshotDone,
     SnapshotTable,
 )
-from replication.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
-from replication.src_incremental import IncrementalSource
-from replication.stats import STAGE_CONNECTING, STAGE_READING
-from replication.task import TaskContext
 
 log = logging.getLogger(__name__)
 

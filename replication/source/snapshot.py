@@ -23,16 +23,16 @@ from typing import Any
 
 from replication.config import JobConfig
 from replication.errors import Stopped
-from replication.filters import TableFilter
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
-from replication.schema import TableSpec, list_tables
-from replication.snapshot_checkpoint import SnapshotResume, TableCheckpoint
-from replication.snapshot_messages import SnapshotChunk, SnapshotDone, SnapshotTable
-from replication.snapshot_source import position_key, source_sql_mode
-from replication.snapshot_table import TableReader
+from replication.scope.filters import TableFilter
+from replication.sinks.mysql.snapshot_checkpoint import SnapshotResume, TableCheckpoint
+from replication.source.consistent import position_key, source_sql_mode
+from replication.source.table_reader import TableReader
+from replication.source.tables import TableSpec, list_tables
 from replication.stats import STAGE_FULL, TaskStats
 from replication.stop import StopSignal
+from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,10 @@ import pymysql
 from pymysql.constants import CLIENT, SERVER_STATUS
 from pymysql.converters import escape_float, escape_string
 
-from replication.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 from replication.errors import TargetError
-from replication.fence import UNFENCED, OwnerFence
 from replication.mysql import ConnFactory, quote_ident, quote_table
+from replication.sinks.mysql.fence import UNFENCED, OwnerFence
+from replication.wire.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The MySQL sink: full-copy chunks and binlog transactions applied exactly once."""

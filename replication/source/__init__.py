@@ -1,0 +1,1 @@
+"""Reading the source: the consistent snapshot, the binlog, and the row decoders."""
