@@ -2,7 +2,9 @@
 
 Servers are started once per test session (starting one takes about two seconds) and each test
 that changes data gets fresh schemas through ``fresh_schema``. Redis tests use database 15 with
-keys under a per-test job id, so they never touch the default database that a running system uses.
+keys under a per-test job id, so they never touch the default database that a running system uses;
+the end-to-end tests use database 13. ``DTLE_TEST_REDIS_URL`` / ``DTLE_TEST_E2E_REDIS_URL`` move
+them, so two checkouts can run their suites at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import redis
 from scripts.mariadb_sandbox import MariaDBServer
 
 REDIS_TEST_URL = os.environ.get("DTLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The end-to-end cluster's broker and state; flushed by those tests, so a database of its own.
+E2E_REDIS_URL = os.environ.get("DTLE_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import redis
 
 from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.conftest import E2E_REDIS_URL
 from tests.integration.e2e_support import (
     create_dataset,
     migration_config,
@@ -22,7 +23,6 @@ from tests.integration.e2e_support import (
     write_some,
 )
 
-E2E_REDIS_URL = "redis://127.0.0.1:6379/13"
 NODES = ("node-a", "node-b")
 
 
