@@ -25,8 +25,8 @@ from replication.config import JobConfig
 from replication.errors import Stopped
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
+from replication.resume import SnapshotResume, TableCheckpoint
 from replication.scope.filters import TableFilter
-from replication.sinks.mysql.snapshot_checkpoint import SnapshotResume, TableCheckpoint
 from replication.source.consistent import position_key, source_sql_mode
 from replication.source.table_reader import TableReader
 from replication.source.tables import TableSpec, list_tables

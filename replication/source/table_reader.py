@@ -18,7 +18,7 @@ import pymysql.cursors
 from replication.errors import SourceError, Stopped
 from replication.mysql import quote_ident
 from replication.position import BinlogPosition
-from replication.sinks.mysql.snapshot_checkpoint import TableCheckpoint
+from replication.resume import TableCheckpoint
 from replication.source.consistent import open_snapshot
 from replication.source.tables import TableSpec
 from replication.source.values import (

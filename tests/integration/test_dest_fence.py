@@ -139,9 +139,9 @@ def _wait_for_incremental(runners: list[DestRunner], running: Running) -> Increm
     """The DestRunner's incremental applier once it exists, i.e. once its takeover is done."""
     def ready() -> bool:
         assert not running.error, running.error
-        return bool(runners) and runners[0]._incr is not None  # noqa: SLF001 - what B loaded
+        return bool(runners) and runners[0]._sink._incr is not None  # type: ignore[attr-defined]  # noqa: SLF001
     _wait(ready, 15, "B's takeover")
-    incr = runners[0]._incr  # noqa: SLF001
+    incr = runners[0]._sink._incr  # type: ignore[attr-defined]  # noqa: SLF001 - what B loaded
     assert incr is not None
     return incr
 

@@ -7,8 +7,8 @@ import pytest
 from replication.config import JobConfig, JobType, MySQLConnectionConfig, MySQLDestTaskConfig, SrcTaskConfig
 from replication.errors import TargetError
 from replication.position import BinlogPosition
+from replication.resume import TableCheckpoint
 from replication.sinks.mysql.snapshot import SnapshotApplier
-from replication.sinks.mysql.snapshot_checkpoint import TableCheckpoint
 from replication.stats import TaskStats
 from replication.wire.codec import decode, encode
 from replication.wire.snapshot import SnapshotChunk

@@ -19,9 +19,9 @@ import pymysql
 from replication.config import JobConfig
 from replication.errors import TargetError
 from replication.mysql import ConnFactory, quote_ident, quote_table
+from replication.resume import TableCheckpoint
 from replication.sinks.mysql import snapshot_checkpoint as checkpoint
 from replication.sinks.mysql.fence import UNFENCED, OwnerFence
-from replication.sinks.mysql.snapshot_checkpoint import TableCheckpoint
 from replication.source.tables import target_create_database, target_create_table
 from replication.stats import STAGE_FULL, TaskStats
 from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable

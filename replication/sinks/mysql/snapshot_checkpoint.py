@@ -8,12 +8,12 @@ The row with empty ``source_schema``/``source_table`` records the finished copy 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from replication.config import CHECKPOINT_SCHEMA
 from replication.mysql import ConnFactory, quote_ident
 from replication.position import BinlogPosition
+from replication.resume import SnapshotResume, TableCheckpoint
 
 TABLE = f"{quote_ident(CHECKPOINT_SCHEMA)}.`snapshot_checkpoint`"
 
@@ -39,32 +39,6 @@ CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
 _COLUMNS = ("seq, last_key, rows_done, keyless, done, start_file, start_pos, start_gtid, "
             "end_file, end_pos, end_gtid")
 
-
-
-@dataclass(frozen=True)
-class TableCheckpoint:
-    """What the target holds of one table."""
-
-    seq: int = 0
-    last_key: bytes | None = None
-    rows_done: int = 0
-    keyless: bool = False
-    done: bool = False
-    start: BinlogPosition = BinlogPosition()
-    end: BinlogPosition = BinlogPosition()
-
-
-@dataclass(frozen=True)
-class SnapshotResume:
-    """Where a restarted full copy continues: per source ``(schema, table)``, and whether the
-    whole copy is already finished (``done`` holds its start/end positions then)."""
-
-    tables: dict[tuple[str, str], TableCheckpoint] = field(default_factory=dict)
-    done: tuple[BinlogPosition, BinlogPosition] | None = None
-
-    @property
-    def rows_done(self) -> int:
-        return sum(t.rows_done for t in self.tables.values())
 
 
 def ensure_table(conn: Any) -> None:

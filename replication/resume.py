@@ -1,0 +1,53 @@
+"""What a sink has durably applied, as the src needs it to know where to continue.
+
+Each sink keeps its checkpoints where its data lands (a MySQL target: tables in the target,
+written in the same transactions as the rows; Kafka: records committed in the same Kafka
+transactions as the messages) and provides a ``ResumeStore`` that reads them back. The src asks
+it, never a particular target, so it runs the same for every kind of sink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from replication.position import BinlogPosition
+
+
+@dataclass(frozen=True)
+class TableCheckpoint:
+    """What the target holds of one table."""
+
+    seq: int = 0
+    last_key: bytes | None = None
+    rows_done: int = 0
+    keyless: bool = False
+    done: bool = False
+    start: BinlogPosition = BinlogPosition()
+    end: BinlogPosition = BinlogPosition()
+
+
+@dataclass(frozen=True)
+class SnapshotResume:
+    """Where a restarted full copy continues: per source ``(schema, table)``, and whether the
+    whole copy is already finished (``done`` holds its start/end positions then)."""
+
+    tables: dict[tuple[str, str], TableCheckpoint] = field(default_factory=dict)
+    done: tuple[BinlogPosition, BinlogPosition] | None = None
+
+    @property
+    def rows_done(self) -> int:
+        return sum(t.rows_done for t in self.tables.values())
+
+
+class ResumeStore(Protocol):
+    """Reads back what one job's sink has applied."""
+
+    def incremental_start(self) -> BinlogPosition | None:
+        """Where the binlog continues (every transaction up to it applied), or None when
+        incremental replication never started."""
+        ...
+
+    def snapshot_resume(self) -> SnapshotResume:
+        """The full copy's per-table progress, and whether it finished."""
+        ...

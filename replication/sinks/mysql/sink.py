@@ -1,0 +1,169 @@
+"""The MySQL sink: full-copy messages through the snapshot pool, transactions through the
+incremental applier, every target transaction behind the ownership fence, and the resume store
+that reads the target's checkpoint tables back for the src."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pymysql.constants import CLIENT
+
+from replication import mysql
+from replication.config import MySQLDestTaskConfig
+from replication.errors import ConfigError
+from replication.mysql import ConnFactory
+from replication.position import BinlogPosition
+from replication.resume import SnapshotResume
+from replication.scope.filters import TableFilter
+from replication.sinks.mysql.checkpoint import load_checkpoint
+from replication.sinks.mysql.fence import OwnerFence
+from replication.sinks.mysql.incremental import IncrementalApplier, TableWindows
+from replication.sinks.mysql.snapshot import SnapshotApplier
+from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
+from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
+from replication.task import TaskContext
+from replication.wire.changes import IncrementalStart, TransactionGroup
+from replication.wire.snapshot import SNAPSHOT_MESSAGES, SnapshotChunk, SnapshotDone, SnapshotTable
+
+
+def _config(ctx: TaskContext) -> MySQLDestTaskConfig:
+    dest = ctx.job.dest_task
+    if not isinstance(dest, MySQLDestTaskConfig):
+        raise ConfigError("this job's dest is not a MySQL target")
+    return dest
+
+
+def target_factory(ctx: TaskContext, **kwargs: Any) -> ConnFactory:
+    cfg = _config(ctx).mysql_connection_config
+    return lambda: mysql.connect(cfg, **kwargs)
+
+
+class MySQLResumeStore:
+    """The target's checkpoint tables, read for the src."""
+
+    def __init__(self, ctx: TaskContext) -> None:
+        self._factory = target_factory(ctx)
+        self._job_id = ctx.job.job_id
+
+    def incremental_start(self) -> BinlogPosition | None:
+        checkpoint = load_checkpoint(self._factory, self._job_id)
+        return checkpoint.start_position() if checkpoint is not None else None
+
+    def snapshot_resume(self) -> SnapshotResume:
+        return load_snapshot_resume(self._factory, self._job_id)
+
+
+class MySQLSink:
+    """Applies a job's transport messages to its MySQL target, exactly once."""
+
+    def __init__(self, ctx: TaskContext, ack: Callable[..., None]) -> None:
+        self.ctx = ctx
+        self._ack = ack
+        self._cfg = _config(ctx)
+        self._factory = target_factory(ctx)
+        self._incr: IncrementalApplier | None = None
+        self._unacked: list[tuple[str, int]] = []  # (entry id, seq it needs committed)
+        # With an owner, every target transaction first checks that it still owns the target.
+        self._fence = OwnerFence(ctx.job.job_id, ctx.owner)
+        self._stats_lock = threading.Lock()
+        self._snapshot = self._snapshot_applier()  # SnapshotDone, after the pool drained
+        self._pool: SnapshotPool | None = None
+
+    def _snapshot_applier(self) -> SnapshotApplier:
+        ctx = self.ctx
+        return SnapshotApplier(self._factory, ctx.job.job_id, ctx.job, ctx.stats,
+                               fence=self._fence, stats_lock=self._stats_lock)
+
+    def _snapshot_pool(self) -> SnapshotPool:
+        """Started with the first full-copy message: K = max(2, parallel_workers) connections."""
+        if self._pool is None:
+            self._pool = SnapshotPool(self._snapshot_applier,
+                                      max(DEFAULT_WORKERS, self._cfg.parallel_workers),
+                                      self._ack, self.ctx.stop)
+        return self._pool
+
+    def open(self) -> None:
+        ctx = self.ctx
+        # Before any checkpoint is read: the takeover waits for the previous owner's last
+        # transactions, so what is read afterwards includes them, and fences that owner out.
+        self._fence.take(self._factory, ctx.stop)
+        # Multi-statement connections: a transaction's rows, its checkpoint row and its COMMIT
+        # go to the target in one round trip.
+        multi = target_factory(ctx, client_flag=CLIENT.MULTI_STATEMENTS)
+        self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, multi, ctx.stats,
+                                        self._table_windows, self._fence)
+
+    def _table_windows(self) -> TableWindows:
+        """Each copied table's snapshot start/end, by target name, for stitching."""
+        src = self.ctx.job.src_task
+        table_filter = TableFilter(src.replicate_do_db, src.replicate_ignore_db)
+        windows: TableWindows = {}
+        for (schema, table), cp in load_snapshot_resume(self._factory, self.ctx.job.job_id).tables.items():
+            mapping = table_filter.match(schema, table)
+            if mapping is not None:
+                windows[(mapping.target_schema, mapping.target_table)] = (cp.start, cp.end)
+        return windows
+
+    def submit(self, entry_id: str, message: Any) -> None:
+        incr = self._applier()
+        if isinstance(message, (SnapshotTable, SnapshotChunk)):
+            self._snapshot_pool().submit(entry_id, message)  # its worker acks after the commit
+            return
+        # Barrier: everything else follows the full copy's messages once they are committed.
+        if self._pool is not None and not self._pool.drain():
+            return  # stopped: the entry stays in the stream
+        if isinstance(message, TransactionGroup):
+            self._unacked.append((entry_id, incr.submit(message)))
+        elif isinstance(message, IncrementalStart):
+            incr.start(message)
+            self._unacked.append((entry_id, incr.low_water))
+        else:
+            self._unacked.append((entry_id, self._snapshot_message(message)))
+
+    def _applier(self) -> IncrementalApplier:
+        if self._incr is None:
+            raise RuntimeError("MySQLSink.open() must run before messages are submitted")
+        return self._incr
+
+    def _snapshot_message(self, message: Any) -> int:
+        """Apply a ``SnapshotDone`` (the pool has drained; it commits at once): record where
+        incremental starts and until where replay must be idempotent."""
+        incr = self._applier()
+        if not isinstance(message, SNAPSHOT_MESSAGES):
+            raise ConfigError(f"unexpected message {type(message).__name__} in the transport")
+        self._snapshot.apply(message)
+        if isinstance(message, SnapshotDone):
+            incr.start(IncrementalStart(message.start, message.end))
+        return incr.low_water
+
+    def maintain(self, force: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.check()
+        incr = self._applier()
+        incr.maintain(force)
+        low = incr.low_water
+        done = [entry_id for entry_id, seq in self._unacked if seq <= low]
+        if done:
+            # Each transaction's checkpoint row committed with it: acking needs no fold.
+            self._ack(*done)
+            self._unacked = [(e, s) for e, s in self._unacked if s > low]
+
+    @property
+    def idle(self) -> bool:
+        return self._applier().idle
+
+    @property
+    def pending(self) -> int:
+        return len(self._unacked)
+
+    def drain(self, timeout: float) -> bool:
+        return self._applier().drain(timeout)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        if self._incr is not None:
+            self._incr.close()
+        self._snapshot.close()
