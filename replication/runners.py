@@ -147,10 +147,12 @@ class DestRunner:
             while not ctx.stop.is_set():
                 entries = ctx.transport.receive(count=32, block_ms=200)
                 for entry in entries:
-                    self._announce(entry.message)
                     sink.submit(entry.entry_id, entry.message)
                     if ctx.stop.is_set():
                         break
+                    # After the submit: a SnapshotDone returns once the full copy is committed,
+                    # so job_stage_incr never tells a user the copy is there before it is.
+                    self._announce(entry.message)
                 self._maintain(received=bool(entries))
             sink.drain(timeout=5.0)
             self._maintain(force=True)
