@@ -1,4 +1,5 @@
-"""What a sink has durably applied, as the src needs it to know where to continue.
+"""What a sink has durably applied, as the src needs it to know where to continue, and the
+src's schema history kept beside it.
 
 Each sink keeps its checkpoints where its data lands (a MySQL target: tables in the target,
 written in the same transactions as the rows; Kafka: records committed in the same Kafka
@@ -8,10 +9,12 @@ it, never a particular target, so it runs the same for every kind of sink.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from replication.position import BinlogPosition
+from replication.source.schema import SchemaVersion
 
 
 @dataclass(frozen=True)
@@ -50,4 +53,15 @@ class ResumeStore(Protocol):
 
     def snapshot_resume(self) -> SnapshotResume:
         """The full copy's per-table progress, and whether it finished."""
+        ...
+
+    def record_schema(self, versions: Sequence[SchemaVersion]) -> None:
+        """Keep table definition versions durably before returning (the src calls it before it
+        sends anything after the DDL that made them). Idempotent: a version already kept
+        (same ``schema``, ``table`` and ``ident``) stays as it was, in its original order."""
+        ...
+
+    def schema_at(self, position: BinlogPosition) -> dict[tuple[str, str], SchemaVersion]:
+        """Per table, the newest version kept at or before ``position``
+        (``SchemaHistory.at``); empty when none was ever kept."""
         ...

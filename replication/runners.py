@@ -29,9 +29,11 @@ from replication.scope.filters import TableFilter
 from replication.scope.rows import RowFilter, WhereEvaluator
 from replication.sinks.base import Sink
 from replication.sinks.mysql.sink import MySQLResumeStore, MySQLSink
-from replication.source.binlog import BinlogReader, check_source, replica_server_id, resolve_start
+from replication.source.binlog import BinlogReader, TableScope, replica_server_id, resolve_start
 from replication.source.incremental import IncrementalSource
+from replication.source.requirements import check_source
 from replication.source.snapshot import SnapshotReader
+from replication.source.tracker import SchemaTracker, start_tracker
 from replication.stats import STAGE_CONNECTING, STAGE_READING
 from replication.task import TaskContext
 from replication.wire.changes import IncrementalStart, TransactionGroup
@@ -74,7 +76,7 @@ class SrcRunner:
         ctx.publish_stats()
         conn = source_factory(ctx)()
         try:
-            mariadb = check_source(conn)
+            mariadb = check_source(conn, wants_gtid=bool(ctx.job.src_task.gtid)).mariadb
             start, announce = self._decide(conn, mariadb)
         finally:
             conn.close()
@@ -103,7 +105,8 @@ class SrcRunner:
         """Run or resume the full copy; the binlog then starts at its earliest position."""
         ctx = self.ctx
         reader = SnapshotReader(source_factory(ctx), ctx.job, ctx.transport, ctx.stats, ctx.stop,
-                                self._resume.snapshot_resume)
+                                self._resume.snapshot_resume,
+                                record_schema=self._resume.record_schema)
         start = reader.run()
         if ctx.stop.is_set():
             return None, None
@@ -121,13 +124,26 @@ class SrcRunner:
         src = ctx.job.src_task
         where = WhereEvaluator(source_factory(ctx))
         row_filter = RowFilter(self._filter, where)
+        tracker = self._tracker(start, row_filter.in_scope,
+                                fresh=announce is not None and src.incremental_only)
         reader = BinlogReader(src.mysql_connection_config, replica_server_id(ctx.job.job_id), start,
-                              mariadb, ctx.stop, row_filter.in_scope)
+                              mariadb, ctx.stop, row_filter.in_scope, tracker=tracker)
         try:
             IncrementalSource(ctx, reader, row_filter, announce).run()
         finally:
             reader.close()
             where.close()
+
+
+    def _tracker(self, start: BinlogPosition, in_scope: TableScope, fresh: bool) -> SchemaTracker:
+        """The schema history at ``start``: the sink keeps it; a fresh incremental-only job
+        starts it from the source's definitions now."""
+        kept = {} if fresh else self._resume.schema_at(start)
+        conn = source_factory(self.ctx)()
+        try:
+            return start_tracker(conn, kept, start, in_scope, self._resume.record_schema, fresh)
+        finally:
+            conn.close()
 
 
 class DestRunner:

@@ -1,7 +1,9 @@
 """Throw-away MariaDB servers for tests, benchmarks and the demo.
 
 Each server gets its own data directory and a free port on 127.0.0.1, binlog on in ROW format
-with FULL row images and a distinct server id, root without a password. Usable as a context
+with FULL row images and a distinct server id, root without a password. Row metadata in the
+binlog is MariaDB's default, NO_LOG (no column names: the engine tracks the schema), unless
+``row_metadata`` says MINIMAL or FULL. Usable as a context
 manager or from the command line::
 
     python -m scripts.mariadb_sandbox start DIR --server-id 1   # prints the port
@@ -54,6 +56,7 @@ class MariaDBServer:
         log_bin: bool = True,
         extra_args: tuple[str, ...] = (),
         stop_with_parent: bool = True,
+        row_metadata: str = "NO_LOG",
     ) -> None:
         self._owns_dir = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="dtle-mariadb-"))
@@ -61,6 +64,7 @@ class MariaDBServer:
         self.port = port or free_port()
         self.log_bin = log_bin
         self.extra_args = extra_args
+        self.row_metadata = row_metadata
         self.stop_with_parent = stop_with_parent
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -95,7 +99,8 @@ class MariaDBServer:
         ]
         if self.log_bin:
             args += [f"--log-bin={self.datadir / 'mysql-bin'}", "--binlog-format=ROW",
-                     "--binlog-row-image=FULL", "--log-slave-updates", "--binlog-row-metadata=FULL"]
+                     "--binlog-row-image=FULL", "--log-slave-updates",
+                     f"--binlog-row-metadata={self.row_metadata}"]
         self.process = subprocess.Popen(
             [*args, *self.extra_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_stop_with_parent if self.stop_with_parent else None,

@@ -25,8 +25,16 @@ E2E_REDIS_URL = os.environ.get("DTLE_TEST_E2E_REDIS_URL", "redis://127.0.0.1:637
 
 @pytest.fixture(scope="session")
 def source_server() -> Iterator[MariaDBServer]:
-    """A MariaDB source with binlog on, ROW format, FULL row image, server id 101."""
+    """A MariaDB source with binlog on, ROW format, FULL row image, server id 101, and
+    MariaDB's default row metadata (NO_LOG)."""
     with MariaDBServer(server_id=101) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def full_metadata_server() -> Iterator[MariaDBServer]:
+    """A MariaDB source whose binlog carries FULL row metadata (column names, charsets)."""
+    with MariaDBServer(server_id=104, row_metadata="FULL") as server:
         yield server
 
 

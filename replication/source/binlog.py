@@ -27,21 +27,30 @@ from pymysqlreplication.event import (
     RotateEvent,
     XidEvent,
 )
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import (
+    DeleteRowsEvent,
+    PartialUpdateRowsEvent,
+    UpdateRowsEvent,
+    WriteRowsEvent,
+)
 
 from replication.config import MySQLConnectionConfig, SrcTaskConfig
 from replication.errors import SourceError
 from replication.gtid import GtidSet
 from replication.position import BinlogPosition
+from replication.source.requirements import binlog_status
 from replication.source.rows import Plan, decode_rows, plan_for
+from replication.source.tracker import SchemaTracker
 from replication.stop import StopSignal
 from replication.wire.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 
 _COMPRESSED_EVENTS = {40, 165, 166, 167, 168, 169, 170, 171}  # MySQL payload, MariaDB *_COMPRESSED
-_ROW_KINDS = {WriteRowsEvent: INSERT, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
+_ROW_KINDS = {WriteRowsEvent: INSERT, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE,
+              PartialUpdateRowsEvent: UPDATE}
 _PLAIN_ROWS_EVENTS = {23, 24, 25, 30, 31, 32}  # WRITE/UPDATE/DELETE_ROWS v1 and v2, not partial JSON
+_PARTIAL_UPDATE_ROWS = 39  # MySQL 8.0 binlog_row_value_options=PARTIAL_JSON
 _MARIADB_STANDALONE = 0x01
 _MARIADB_GROUP_COMMIT_ID = 0x02
 ER_MASTER_FATAL_READING_BINLOG = 1236
@@ -53,34 +62,6 @@ def replica_server_id(job_id: str) -> int:
     """A stable server id per job, far from the small ids people give real servers."""
     digest = int.from_bytes(hashlib.sha1(job_id.encode()).digest()[:4], "big")
     return 1_000_000_000 + digest % 2_000_000_000
-
-
-def _variables(conn: pymysql.connections.Connection, names: list[str]) -> dict[str, str]:
-    with conn.cursor() as cur:
-        marks = ",".join(["%s"] * len(names))
-        cur.execute(f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({marks})", names)
-        return {str(k).lower(): str(v) for k, v in cur.fetchall()}
-
-
-def check_source(conn: pymysql.connections.Connection) -> bool:
-    """Refuse a source whose binlog cannot be replicated exactly; return whether it is MariaDB."""
-    mariadb = "mariadb" in conn.get_server_info().lower()
-    found = _variables(conn, ["log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
-                              "log_bin_compress", "binlog_transaction_compression"])
-    if found.get("log_bin", "OFF").upper() not in ("ON", "1"):
-        raise SourceError("the source has the binary log off (log_bin=OFF); enable it to replicate")
-    if found.get("binlog_format", "").upper() != "ROW":
-        raise SourceError(f"the source's binlog_format is {found.get('binlog_format')}; it must be ROW")
-    if found.get("binlog_row_image", "").upper() != "FULL":
-        raise SourceError(
-            f"the source's binlog_row_image is {found.get('binlog_row_image')}; it must be FULL")
-    if found.get("binlog_row_metadata", "").upper() != "FULL":
-        raise SourceError("the source's binlog_row_metadata must be FULL, so rows are decoded with "
-                          "the column names in force when they were written")
-    for name in ("log_bin_compress", "binlog_transaction_compression"):
-        if found.get(name, "OFF").upper() in ("ON", "1"):
-            raise SourceError(f"the source compresses its binlog ({name}=ON), which is not supported")
-    return mariadb
 
 
 def resolve_start(conn: pymysql.connections.Connection, src: SrcTaskConfig,
@@ -104,17 +85,20 @@ def resolve_start(conn: pymysql.connections.Connection, src: SrcTaskConfig,
 
 def current_position(conn: pymysql.connections.Connection, mariadb: bool) -> BinlogPosition:
     """The source's position now (``auto_gtid`` and the snapshot's consistent point)."""
-    with conn.cursor() as cur:
-        cur.execute("SHOW MASTER STATUS")
-        status = cur.fetchone()
-        if status is None:
-            raise SourceError("the source has the binary log off (SHOW MASTER STATUS is empty)")
-        if mariadb:
+    status = binlog_status(conn, mariadb)
+    if status is None:
+        raise SourceError("the source has the binary log off (its binlog status is empty)")
+    if mariadb:
+        with conn.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
             gtid = GtidSet.parse(cur.fetchone()[0] or "", True).format()
-        else:
-            gtid = GtidSet.parse(status[4] or "", False).format() if len(status) > 4 else ""
-    return BinlogPosition(str(status[0]), int(status[1]), gtid)
+    else:
+        gtid = GtidSet.parse(_text(status[4] or ""), False).format() if len(status) > 4 else ""
+    return BinlogPosition(_text(status[0]), int(status[1]), gtid)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _set_text(members: Any, column: Any) -> str:
@@ -149,8 +133,10 @@ class BinlogReader:
 
     def __init__(self, cfg: MySQLConnectionConfig, server_id: int, start: BinlogPosition,
                  mariadb: bool, stop: StopSignal, in_scope: TableScope | None = None,
-                 heartbeat: float = 0.5) -> None:
+                 heartbeat: float = 0.5, tracker: SchemaTracker | None = None) -> None:
         self._cfg = cfg
+        # Without one (tests of decoding only), rows are decoded with the table map as is.
+        self.tracker = tracker
         self._server_id = server_id
         self._start = start
         self._mariadb = mariadb
@@ -186,7 +172,7 @@ class BinlogReader:
             freeze_schema=True,
             only_events=[GtidEvent, MariadbGtidEvent, QueryEvent, XidEvent, RotateEvent,
                          HeartbeatLogEvent, NotImplementedEvent, WriteRowsEvent,
-                         UpdateRowsEvent, DeleteRowsEvent],
+                         UpdateRowsEvent, DeleteRowsEvent, PartialUpdateRowsEvent],
             enable_logging=False, **kwargs)
 
     def close(self) -> None:
@@ -225,11 +211,23 @@ class BinlogReader:
                     self.seen.add(tx.gtid)
                 yield tx
 
+    def where(self, event: Any) -> str:
+        """The event's place for messages: binlog file, end position, and transaction."""
+        return f"{self.file}:{event.packet.log_pos}"
+
     def row_event(self, event: Any) -> RowEvent | None:
-        """Decode a rows event of an in-scope table, with the names its table map carried."""
+        """Decode a rows event of an in-scope table with the columns in force when it was
+        written: the table map's, checked against (and completed from) the tracked schema."""
         schema, table = event.schema, event.table
         if not self._in_scope(schema, table):
             return None
+        if event.event_type == _PARTIAL_UPDATE_ROWS:
+            raise SourceError(
+                f"the source wrote a partial JSON update of {schema}.{table} at {self.where(event)}"
+                " (binlog_row_value_options=PARTIAL_JSON), which is not applied: set "
+                "binlog_row_value_options='' on the source and re-create the job with a full copy")
+        if self.tracker is not None:
+            self.tracker.decorate(event.table_id, schema, table, event.columns, self.where(event))
         columns = [c.name for c in event.columns]
         kind = _ROW_KINDS[type(event)]
         fast = self._fast_rows(event, kind)
@@ -315,8 +313,11 @@ class _TxBuilder:
             self._reader.file = event.next_binlog
             return None
         if isinstance(event, NotImplementedEvent) and event.event_type in _COMPRESSED_EVENTS:
-            raise SourceError("the source wrote a compressed binlog transaction, which cannot be "
-                              "decoded; turn binlog compression off and restart from a full copy")
+            raise SourceError(
+                f"the source wrote a compressed binlog event at {self._reader.file}:"
+                f"{event.packet.log_pos}, which is not decoded: set log_bin_compress=OFF "
+                "(MariaDB) or binlog_transaction_compression=OFF (MySQL) and re-create the job "
+                "with a full copy")
         if isinstance(event, MariadbGtidEvent):
             tx = self._open(event, event.gtid)
             self._implicit_end = bool(event.flags & _MARIADB_STANDALONE)
@@ -353,7 +354,19 @@ class _TxBuilder:
         schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
         assert self._tx is not None
         self._tx.changes.append(DDL(schema or "", query))
+        self._track(schema or "", query, event)
         return self._close(event) if self._implicit_end else None
+
+    def _track(self, schema: str, query: str, event: Any) -> None:
+        """Apply the DDL to the schema history before anything after it is decoded or sent."""
+        reader, tx = self._reader, self._tx
+        if reader.tracker is None or tx is None:
+            return
+        executed = reader.seen.copy()
+        if tx.gtid:
+            executed.add(tx.gtid)
+        position = BinlogPosition(reader.file, int(event.packet.log_pos), executed.format())
+        reader.tracker.apply_ddl(schema, query, tx.gtid, position)
 
     def _rows(self, event: Any) -> None:
         if self._tx is None:  # rows outside a GTID/BEGIN: should not happen in ROW format

@@ -28,7 +28,7 @@ from replication.position import BinlogPosition
 from replication.resume import SnapshotResume, TableCheckpoint
 from replication.scope.filters import TableFilter
 from replication.source.consistent import position_key, source_sql_mode
-from replication.source.table_reader import TableReader
+from replication.source.table_reader import RecordSchema, TableReader
 from replication.source.tables import TableSpec, list_tables
 from replication.stats import STAGE_FULL, TaskStats
 from replication.stop import StopSignal
@@ -48,13 +48,15 @@ class SnapshotReader:
     ``conn_factory`` opens a new source connection (one per table read); ``transport`` needs
     ``send(message)``, ``backlog()`` and ``last_message()``; ``stop`` is checked between chunks;
     ``resume`` is a ``SnapshotResume`` or a callable loading one (preferred: it is called only
-    after unapplied messages of an earlier run are drained); ``workers`` tables are read at once.
+    after unapplied messages of an earlier run are drained); ``workers`` tables are read at once;
+    ``record_schema`` keeps each table's definition at its snapshot position (schema history).
     """
 
     def __init__(self, conn_factory: ConnFactory, job: JobConfig, transport: Any,
                  stats: TaskStats, stop: StopSignal, resume: ResumeSource,
-                 workers: int = 2) -> None:
+                 workers: int = 2, record_schema: RecordSchema | None = None) -> None:
         self._conn_factory = conn_factory
+        self._record_schema = record_schema
         self._job = job
         self._transport = transport
         self._stats = stats
@@ -162,7 +164,8 @@ class SnapshotReader:
         conn = self._conn_factory()
         try:
             reader = TableReader(conn, spec, cp, sql_mode, self._job.src_task.chunk_size,
-                                 self._send, self._stopped, self._stats.read_master_row_count)
+                                 self._send, self._stopped, self._stats.read_master_row_count,
+                                 self._record_schema)
             position = reader.run()
         finally:
             conn.close()

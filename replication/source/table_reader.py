@@ -20,6 +20,7 @@ from replication.mysql import quote_ident
 from replication.position import BinlogPosition
 from replication.resume import TableCheckpoint
 from replication.source.consistent import open_snapshot
+from replication.source.schema import SchemaVersion, read_table_def
 from replication.source.tables import TableSpec
 from replication.source.values import (
     after_key_condition,
@@ -36,14 +37,17 @@ Send = Callable[[Any], object]
 # Largest pre-joined chunk text; it must fit the target's max_allowed_packet (4 MiB on MySQL 5.7).
 JOINED_LIMIT = 2 * 1024 * 1024
 StopCheck = Callable[[], bool]
+RecordSchema = Callable[[list[SchemaVersion]], None]
 
 
 class TableReader:
     """Reads one table through one source connection and sends its messages."""
 
     def __init__(self, conn: Any, spec: TableSpec, checkpoint: TableCheckpoint, sql_mode: str,
-                 chunk_size: int, send: Send, stopped: StopCheck, job_rows: int = 0) -> None:
+                 chunk_size: int, send: Send, stopped: StopCheck, job_rows: int = 0,
+                 record_schema: RecordSchema | None = None) -> None:
         self._conn = conn
+        self._record_schema = record_schema
         self._spec = spec
         self._cp = checkpoint
         self._sql_mode = sql_mode
@@ -60,6 +64,7 @@ class TableReader:
     def run(self) -> BinlogPosition:
         """Send the table's schema and chunks; the snapshot position it was read at."""
         position = open_snapshot(self._conn)
+        self._record_definition(position)
         self._send(self._table_message(position))
         if self._spec.key:
             self._read_keyed(position)
@@ -69,6 +74,21 @@ class TableReader:
         # connection instead, which does not drain an unbuffered result first.
         self._conn.rollback()
         return position
+
+    def _record_definition(self, position: BinlogPosition) -> None:
+        """Start the table's schema history at its snapshot position. The first read of the
+        table takes its metadata lock, which no DDL passes until the snapshot ends, so the
+        definition read next is the one the copied rows have. A table resumed after a crash
+        keeps the history its first read started (the binlog since then is replayed)."""
+        if self._record_schema is None or self._cp.seq > 0:
+            return
+        m = self._spec.mapping
+        self._query(f"SELECT 1 FROM {self._from} LIMIT 0".encode())
+        definition = read_table_def(self._conn, m.source_schema, m.source_table)
+        if definition is None:
+            raise SourceError(f"{self._spec.name} disappeared while its copy started")
+        self._record_schema([SchemaVersion(m.source_schema, m.source_table, position,
+                                           definition, base=True)])
 
     def _table_message(self, position: BinlogPosition) -> SnapshotTable:
         m = self._spec.mapping

@@ -40,14 +40,14 @@ def _transactions(server: MariaDBServer, start: Any) -> list[list[RowEvent]]:
     return found
 
 
-def test_fast_decoder_matches_the_library(source_server: MariaDBServer, fresh_schema: str,
+def test_fast_decoder_matches_the_library(full_metadata_server: MariaDBServer, fresh_schema: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     s = fresh_schema
-    source_server.execute(f"CREATE DATABASE `{s}`")
-    source_server.execute(FAST_TABLE.format(s=s))
-    source_server.execute(SLOW_TABLE.format(s=s))
-    start = current_position(source_server.connect(), True)
-    conn = source_server.connect(database=s)
+    full_metadata_server.execute(f"CREATE DATABASE `{s}`")
+    full_metadata_server.execute(FAST_TABLE.format(s=s))
+    full_metadata_server.execute(SLOW_TABLE.format(s=s))
+    start = current_position(full_metadata_server.connect(), True)
+    conn = full_metadata_server.connect(database=s)
     with conn.cursor() as cur:
         marks = ",".join(["%s"] * len(ROWS[0]))
         cur.executemany(f"INSERT INTO fast VALUES ({marks})", ROWS)
@@ -60,9 +60,9 @@ def test_fast_decoder_matches_the_library(source_server: MariaDBServer, fresh_sc
         cur.execute("ALTER TABLE fast DROP COLUMN t")
         cur.execute("INSERT INTO fast (id) VALUES (4)")
     conn.close()
-    fast = _transactions(source_server, start)
+    fast = _transactions(full_metadata_server, start)
     monkeypatch.setattr(binlog, "plan_for", lambda columns: None)
-    library = _transactions(source_server, start)
+    library = _transactions(full_metadata_server, start)
     assert fast == library
     inserted = fast[0][0].rows
     assert [tuple(r) for r in inserted] == [
@@ -190,16 +190,16 @@ def _write_typed_rows(server: MariaDBServer, schema: str) -> None:
 
 
 def test_fast_decoder_matches_the_library_for_every_fast_type(
-        source_server: MariaDBServer, fresh_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        full_metadata_server: MariaDBServer, fresh_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
     s = fresh_schema
-    source_server.execute(f"CREATE DATABASE `{s}`")
+    full_metadata_server.execute(f"CREATE DATABASE `{s}`")
     for table, columns in TYPED_TABLES.items():
-        source_server.execute(f"CREATE TABLE `{s}`.{table} ({columns})")
-    source_server.execute(f"CREATE TABLE `{s}`.geo (id INT PRIMARY KEY, p POINT)")
-    start = current_position(source_server.connect(), True)
-    _write_typed_rows(source_server, s)
-    source_server.execute(f"INSERT INTO `{s}`.geo VALUES (1, POINT(1, 2))")
-    fast, plans = _both_paths(source_server, start, monkeypatch)
+        full_metadata_server.execute(f"CREATE TABLE `{s}`.{table} ({columns})")
+    full_metadata_server.execute(f"CREATE TABLE `{s}`.geo (id INT PRIMARY KEY, p POINT)")
+    start = current_position(full_metadata_server.connect(), True)
+    _write_typed_rows(full_metadata_server, s)
+    full_metadata_server.execute(f"INSERT INTO `{s}`.geo VALUES (1, POINT(1, 2))")
+    fast, plans = _both_paths(full_metadata_server, start, monkeypatch)
     assert [p is not None for p in plans] == [True, True, True, False]  # GEOMETRY: the library
     by_table: dict[str, list[Any]] = {}
     for event in (e for tx in fast for e in tx if e.kind == "insert"):

@@ -1,11 +1,11 @@
 """The MySQL sink: full-copy messages through the snapshot pool, transactions through the
 incremental applier, every target transaction behind the ownership fence, and the resume store
-that reads the target's checkpoint tables back for the src."""
+that reads the target's checkpoint tables back for the src and keeps its schema history."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pymysql.constants import CLIENT
@@ -20,9 +20,11 @@ from replication.scope.filters import TableFilter
 from replication.sinks.mysql.checkpoint import load_checkpoint
 from replication.sinks.mysql.fence import OwnerFence
 from replication.sinks.mysql.incremental import IncrementalApplier, TableWindows
+from replication.sinks.mysql.schema_history import record_versions, versions_at
 from replication.sinks.mysql.snapshot import SnapshotApplier
 from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
 from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
+from replication.source.schema import SchemaVersion
 from replication.task import TaskContext
 from replication.wire.changes import IncrementalStart, TransactionGroup
 from replication.wire.snapshot import SNAPSHOT_MESSAGES, SnapshotChunk, SnapshotDone, SnapshotTable
@@ -53,6 +55,12 @@ class MySQLResumeStore:
 
     def snapshot_resume(self) -> SnapshotResume:
         return load_snapshot_resume(self._factory, self._job_id)
+
+    def record_schema(self, versions: Sequence[SchemaVersion]) -> None:
+        record_versions(self._factory, self._job_id, versions)
+
+    def schema_at(self, position: BinlogPosition) -> dict[tuple[str, str], SchemaVersion]:
+        return versions_at(self._factory, self._job_id, position)
 
 
 class MySQLSink:

@@ -1,0 +1,102 @@
+"""The src's schema history kept in the MySQL target, beside the job's checkpoints.
+
+Table ``dtle.schema_history``: one row per version of a replicated table's definition
+(``replication.source.schema.SchemaVersion``), keyed by job, table and what made it (``base``,
+the DDL's GTID, or its ``file:pos``). The src writes a DDL's versions before it sends the
+transactions after that DDL, so a checkpoint past a DDL always finds its version here; writing
+a version again (a src restarted before its checkpoint) keeps the first row (``INSERT
+IGNORE``), whose ``id`` orders the versions in binlog order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from replication.config import CHECKPOINT_SCHEMA
+from replication.mysql import ConnFactory, quote_ident
+from replication.position import BinlogPosition
+from replication.source.schema import SchemaHistory, SchemaVersion, TableDef
+
+TABLE = f"{quote_ident(CHECKPOINT_SCHEMA)}.`schema_history`"
+
+CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+  id BIGINT NOT NULL AUTO_INCREMENT,
+  job_id VARCHAR(128) NOT NULL,
+  table_schema VARCHAR(64) NOT NULL,
+  table_name VARCHAR(64) NOT NULL,
+  ident VARCHAR(255) NOT NULL,
+  binlog_file VARCHAR(255) NOT NULL,
+  binlog_pos BIGINT NOT NULL,
+  gtid_set LONGTEXT NOT NULL,
+  gtid VARCHAR(255) NOT NULL,
+  is_base TINYINT NOT NULL,
+  definition LONGTEXT NULL,
+  created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (id),
+  UNIQUE KEY (job_id, table_schema, table_name, ident)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
+
+_INSERT = (f"INSERT IGNORE INTO {TABLE} (job_id, table_schema, table_name, ident, binlog_file, "
+           "binlog_pos, gtid_set, gtid, is_base, definition) "
+           "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def ensure_table(conn: Any) -> None:
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote_ident(CHECKPOINT_SCHEMA)}")
+        cur.execute(CREATE_SQL)
+
+
+def record_versions(factory: ConnFactory, job_id: str, versions: Sequence[SchemaVersion]) -> None:
+    """Write versions durably, in one transaction committed before this returns. A base
+    version starts its table's history anew (a new full copy or a new start): the table's
+    earlier versions are removed with it."""
+    conn = factory()
+    try:
+        ensure_table(conn)
+        conn.begin()
+        with conn.cursor() as cur:
+            for v in versions:
+                if v.base:
+                    cur.execute(f"DELETE FROM {TABLE} WHERE job_id=%s AND table_schema=%s AND "
+                                "table_name=%s", (job_id, v.schema, v.table))
+            cur.executemany(_INSERT, [
+                (job_id, v.schema, v.table, v.ident, v.position.file, v.position.pos,
+                 v.position.gtid_set, v.gtid, int(v.base),
+                 v.definition.to_json() if v.definition is not None else None)
+                for v in versions])
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def load_history(factory: ConnFactory, job_id: str) -> SchemaHistory:
+    """Every version of the job, in the order they were first written."""
+    conn = factory()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                        "AND TABLE_NAME='schema_history'", (CHECKPOINT_SCHEMA,))
+            if not cur.fetchone()[0]:
+                return SchemaHistory()
+            cur.execute(f"SELECT table_schema, table_name, binlog_file, binlog_pos, gtid_set, gtid, "
+                        f"is_base, definition FROM {TABLE} WHERE job_id=%s ORDER BY id", (job_id,))
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    return SchemaHistory([
+        SchemaVersion(_text(schema), _text(table),
+                      BinlogPosition(_text(file), int(pos), _text(gtid_set)),
+                      TableDef.from_json(_text(definition)) if definition is not None else None,
+                      _text(gtid), bool(base))
+        for schema, table, file, pos, gtid_set, gtid, base, definition in rows])
+
+
+def versions_at(factory: ConnFactory, job_id: str,
+                position: BinlogPosition) -> dict[tuple[str, str], SchemaVersion]:
+    return load_history(factory, job_id).at(position)
