@@ -39,6 +39,13 @@ def full_metadata_server() -> Iterator[MariaDBServer]:
 
 
 @pytest.fixture(scope="session")
+def minimal_metadata_server() -> Iterator[MariaDBServer]:
+    """A MariaDB source with MINIMAL row metadata (charsets and signedness, no names)."""
+    with MariaDBServer(server_id=105, row_metadata="MINIMAL") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def target_server() -> Iterator[MariaDBServer]:
     """A MariaDB target with server id 102."""
     with MariaDBServer(server_id=102) as server:

@@ -102,3 +102,24 @@ def table_checksum(server: MariaDBServer, schema: str, table: str,
         sql += f" WHERE {where}"
     count, crc = server.execute(sql)[0]
     return int(count), int(crc)
+
+
+def table_crc_sum(server: MariaDBServer, schema: str, table: str) -> tuple[int, int]:
+    """(row count, SUM of a CRC32 per row) over every column: a duplicated row changes the sum
+    (BIT_XOR would cancel a pair)."""
+    types = dict(server.execute(
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+        "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table)))
+    exprs = ", ".join(_checksum_expr(n, types[n]) for n in types)
+    count, crc = server.execute(
+        f"SELECT COUNT(*), IFNULL(SUM(CRC32(CONCAT_WS('#', {exprs}))), 0) "
+        f"FROM {quote_ident(schema)}.{quote_ident(table)}")[0]
+    return int(count), int(crc)
+
+
+def schema_crc_sums(server: MariaDBServer, schema: str) -> dict[str, tuple[int, int]]:
+    """``table_crc_sum`` of every table of ``schema``."""
+    tables = [t for (t,) in server.execute(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+        "ORDER BY TABLE_NAME", (schema,))]
+    return {t: table_crc_sum(server, schema, t) for t in tables}

@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pymysql
+
 from replication.config import CHECKPOINT_SCHEMA
 from replication.mysql import ConnFactory, quote_ident
 from replication.position import BinlogPosition
 from replication.source.schema import SchemaHistory, SchemaVersion, TableDef
 
 TABLE = f"{quote_ident(CHECKPOINT_SCHEMA)}.`schema_history`"
+DEADLOCK_RETRIES = 5
+ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK = 1205, 1213
 
 CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
   id BIGINT NOT NULL AUTO_INCREMENT,
@@ -59,20 +63,35 @@ def record_versions(factory: ConnFactory, job_id: str, versions: Sequence[Schema
     conn = factory()
     try:
         ensure_table(conn)
-        conn.begin()
         with conn.cursor() as cur:
-            for v in versions:
-                if v.base:
-                    cur.execute(f"DELETE FROM {TABLE} WHERE job_id=%s AND table_schema=%s AND "
-                                "table_name=%s", (job_id, v.schema, v.table))
-            cur.executemany(_INSERT, [
-                (job_id, v.schema, v.table, v.ident, v.position.file, v.position.pos,
-                 v.position.gtid_set, v.gtid, int(v.base),
-                 v.definition.to_json() if v.definition is not None else None)
-                for v in versions])
-        conn.commit()
+            # No gap locks: snapshot readers record their tables' versions concurrently.
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                _write(conn, job_id, versions)
+                return
+            except pymysql.err.OperationalError as exc:
+                conn.rollback()
+                if exc.args[0] not in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT) or \
+                        attempt == DEADLOCK_RETRIES - 1:
+                    raise
     finally:
         conn.close()
+
+
+def _write(conn: Any, job_id: str, versions: Sequence[SchemaVersion]) -> None:
+    conn.begin()
+    with conn.cursor() as cur:
+        for v in versions:
+            if v.base:
+                cur.execute(f"DELETE FROM {TABLE} WHERE job_id=%s AND table_schema=%s AND "
+                            "table_name=%s", (job_id, v.schema, v.table))
+        cur.executemany(_INSERT, [
+            (job_id, v.schema, v.table, v.ident, v.position.file, v.position.pos,
+             v.position.gtid_set, v.gtid, int(v.base),
+             v.definition.to_json() if v.definition is not None else None)
+            for v in versions])
+    conn.commit()
 
 
 def load_history(factory: ConnFactory, job_id: str) -> SchemaHistory:
