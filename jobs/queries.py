@@ -95,7 +95,8 @@ def validate_job(config: dict[str, Any]) -> list[dict[str, Any]]:
         conn = task.get("mysql_connection_config")
         if conn is not None:
             cfg = MySQLConnectionConfig(**conn)
-            reports.append(validate_mysql_task(task["task_name"], cfg, src=side == "src_task"))
+            reports.append(validate_mysql_task(task["task_name"], cfg, src=side == "src_task",
+                                               wants_gtid=bool(task.get("gtid"))))
     return reports
 
 

@@ -1,7 +1,9 @@
 """Pre-flight checks of a job's MySQL servers, as reported by ``/v2/validation/job``.
 
 Each check is ``{"validated": bool, "error": str}``; a check that does not apply to a side is
-``None`` (the target needs no GTID, server id or binlog).
+``None`` (the target needs no GTID, server id or binlog). The source's checks are the src
+task's own start requirements (``replication.source.requirements``), so a source that
+validates is one the task accepts; each error names what is wrong and the fix.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import pymysql
 
 from replication.config import MySQLConnectionConfig
 from replication.errors import ConnectError
-from replication.mysql import connect, is_mariadb
+from replication.mysql import connect
+from replication.source.requirements import (
+    SourceFacts,
+    binlog_problems,
+    gtid_problems,
+    read_facts,
+    server_id_problems,
+)
 
 Check = dict[str, Any] | None
 
@@ -59,40 +68,17 @@ def check_privileges(grants: list[str], required: tuple[str, ...]) -> dict[str, 
     return ok()
 
 
-def _variable(cur: pymysql.cursors.Cursor, name: str) -> Any:
-    cur.execute(f"SELECT @@GLOBAL.{name}")
-    row = cur.fetchone()
-    return None if row is None else row[0]
-
-
-def check_gtid(cur: pymysql.cursors.Cursor, mariadb: bool) -> dict[str, Any]:
-    try:
-        if mariadb:
-            _variable(cur, "gtid_binlog_pos")
-            return ok()
-        mode = str(_variable(cur, "gtid_mode") or "").upper()
-    except pymysql.err.MySQLError as exc:
-        return failed(f"cannot read the GTID state: {exc.args[-1] if exc.args else exc}")
-    return ok() if mode == "ON" else failed(f"gtid_mode is {mode or 'unset'}; it must be ON")
-
-
-def check_server_id(cur: pymysql.cursors.Cursor) -> dict[str, Any]:
-    server_id = int(_variable(cur, "server_id") or 0)
-    return ok() if server_id > 0 else failed("server_id is 0; set a non-zero server_id")
-
-
-def check_binlog(cur: pymysql.cursors.Cursor) -> dict[str, Any]:
-    log_bin = str(_variable(cur, "log_bin")).upper()
-    if log_bin not in ("1", "ON"):
-        return failed("log_bin is OFF; start the server with the binary log enabled")
-    problems = []
-    binlog_format = str(_variable(cur, "binlog_format")).upper()
-    if binlog_format != "ROW":
-        problems.append(f"binlog_format is {binlog_format}; it must be ROW")
-    row_image = str(_variable(cur, "binlog_row_image")).upper()
-    if row_image != "FULL":
-        problems.append(f"binlog_row_image is {row_image}; it must be FULL")
+def _report(problems: list[str]) -> dict[str, Any]:
     return failed("; ".join(problems)) if problems else ok()
+
+
+def source_checks(facts: SourceFacts, wants_gtid: bool) -> dict[str, Check]:
+    """The source-side checks, from the same requirements the src task enforces at start."""
+    return {
+        "gtid_mode_validation": _report(gtid_problems(facts, wants_gtid)),
+        "server_id_validation": _report(server_id_problems(facts)),
+        "binlog_validation": _report(binlog_problems(facts)),
+    }
 
 
 def _not_checked(reason: str, src: bool) -> dict[str, Check]:
@@ -105,8 +91,10 @@ def _not_checked(reason: str, src: bool) -> dict[str, Check]:
     }
 
 
-def validate_mysql_task(task_name: str, cfg: MySQLConnectionConfig, src: bool) -> dict[str, Any]:
-    """The validation report of one MySQL task (``src`` selects the source-side checks)."""
+def validate_mysql_task(task_name: str, cfg: MySQLConnectionConfig, src: bool,
+                        wants_gtid: bool = False) -> dict[str, Any]:
+    """The validation report of one MySQL task (``src`` selects the source-side checks;
+    ``wants_gtid``: the job starts from a GTID set)."""
     report: dict[str, Any] = {"task_name": task_name}
     try:
         conn = connect(cfg)
@@ -123,9 +111,7 @@ def validate_mysql_task(task_name: str, cfg: MySQLConnectionConfig, src: bool) -
                 grants, SRC_PRIVILEGES if src else DEST_PRIVILEGES
             )
             if src:
-                report["gtid_mode_validation"] = check_gtid(cur, is_mariadb(conn))
-                report["server_id_validation"] = check_server_id(cur)
-                report["binlog_validation"] = check_binlog(cur)
+                report.update(source_checks(read_facts(conn), wants_gtid))
             else:
                 report.update(gtid_mode_validation=None, server_id_validation=None,
                               binlog_validation=None)
