@@ -15,7 +15,7 @@ from jobs.errors import BadRequest, JobNotFound
 from jobs.models import Allocation, Job
 from jobs.services import get_job
 from replication import catalog
-from replication.config import MySQLConnectionConfig
+from replication.config import MySQLConnectionConfig, SrcTaskConfig
 from replication.errors import ReplicationError
 from replication.mysql import connect
 from replication.sinks.mysql.checkpoint import load_checkpoint
@@ -95,8 +95,13 @@ def validate_job(config: dict[str, Any]) -> list[dict[str, Any]]:
         conn = task.get("mysql_connection_config")
         if conn is not None:
             cfg = MySQLConnectionConfig(**conn)
+            start = None
+            if side == "src_task":
+                start = SrcTaskConfig(cfg, gtid=task.get("gtid", ""),
+                                      binlog_file=task.get("binlog_file", ""),
+                                      binlog_pos=int(task.get("binlog_pos") or 0))
             reports.append(validate_mysql_task(task["task_name"], cfg, src=side == "src_task",
-                                               wants_gtid=bool(task.get("gtid"))))
+                                               src_task=start))
     return reports
 
 

@@ -31,7 +31,7 @@ from replication.sinks.base import Sink
 from replication.sinks.mysql.sink import MySQLResumeStore, MySQLSink
 from replication.source.binlog import BinlogReader, TableScope, replica_server_id, resolve_start
 from replication.source.incremental import IncrementalSource
-from replication.source.requirements import check_source
+from replication.source.requirements import check_source, check_start
 from replication.source.snapshot import SnapshotReader
 from replication.source.tracker import SchemaTracker, start_tracker
 from replication.stats import STAGE_CONNECTING, STAGE_READING
@@ -78,6 +78,8 @@ class SrcRunner:
         try:
             mariadb = check_source(conn, wants_gtid=bool(ctx.job.src_task.gtid)).mariadb
             start, announce = self._decide(conn, mariadb)
+            if start is not None:
+                check_start(conn, mariadb, start)
         finally:
             conn.close()
         if start is None:

@@ -13,13 +13,15 @@ from typing import Any
 
 import pymysql
 
-from replication.config import MySQLConnectionConfig
-from replication.errors import ConnectError
+from replication.config import MySQLConnectionConfig, SrcTaskConfig
+from replication.errors import ConnectError, ReplicationError
 from replication.mysql import connect
+from replication.source.binlog import resolve_start
 from replication.source.requirements import (
     SourceFacts,
     binlog_problems,
     gtid_problems,
+    missing_binlog,
     read_facts,
     server_id_problems,
 )
@@ -72,13 +74,32 @@ def _report(problems: list[str]) -> dict[str, Any]:
     return failed("; ".join(problems)) if problems else ok()
 
 
-def source_checks(facts: SourceFacts, wants_gtid: bool) -> dict[str, Check]:
-    """The source-side checks, from the same requirements the src task enforces at start."""
+def source_checks(facts: SourceFacts, wants_gtid: bool,
+                  start_problems: tuple[str, ...] = ()) -> dict[str, Check]:
+    """The source-side checks, from the same requirements the src task enforces at start;
+    ``start_problems``: why an incremental-only job's start position cannot be read."""
     return {
         "gtid_mode_validation": _report(gtid_problems(facts, wants_gtid)),
         "server_id_validation": _report(server_id_problems(facts)),
-        "binlog_validation": _report(binlog_problems(facts)),
+        "binlog_validation": _report(binlog_problems(facts) + list(start_problems)),
     }
+
+
+def start_problems(conn: pymysql.connections.Connection, facts: SourceFacts,
+                   src: SrcTaskConfig | None) -> tuple[str, ...]:
+    """Whether the source still has the binlog from a job's ``gtid`` or ``binlog_file``."""
+    if src is None or not (src.gtid or src.binlog_file) or binlog_problems(facts) or \
+            gtid_problems(facts, bool(src.gtid)):
+        return ()
+    try:
+        start = resolve_start(conn, src, facts.mariadb)
+        missing = missing_binlog(conn, facts.mariadb, start)
+    except ReplicationError as exc:
+        return (str(exc),)
+    if missing:
+        return (f"the job's start position is purged on the source ({missing}): give a newer "
+                "gtid or binlog_file, or let the job make a full copy",)
+    return ()
 
 
 def _not_checked(reason: str, src: bool) -> dict[str, Check]:
@@ -92,9 +113,9 @@ def _not_checked(reason: str, src: bool) -> dict[str, Check]:
 
 
 def validate_mysql_task(task_name: str, cfg: MySQLConnectionConfig, src: bool,
-                        wants_gtid: bool = False) -> dict[str, Any]:
+                        src_task: SrcTaskConfig | None = None) -> dict[str, Any]:
     """The validation report of one MySQL task (``src`` selects the source-side checks;
-    ``wants_gtid``: the job starts from a GTID set)."""
+    ``src_task``, when given, has its start position checked too)."""
     report: dict[str, Any] = {"task_name": task_name}
     try:
         conn = connect(cfg)
@@ -111,7 +132,9 @@ def validate_mysql_task(task_name: str, cfg: MySQLConnectionConfig, src: bool,
                 grants, SRC_PRIVILEGES if src else DEST_PRIVILEGES
             )
             if src:
-                report.update(source_checks(read_facts(conn), wants_gtid))
+                facts = read_facts(conn)
+                report.update(source_checks(facts, bool(src_task and src_task.gtid),
+                                            start_problems(conn, facts, src_task)))
             else:
                 report.update(gtid_mode_validation=None, server_id_validation=None,
                               binlog_validation=None)

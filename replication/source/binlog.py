@@ -9,6 +9,7 @@ heartbeats so the caller can flush batches and check its stop signal.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -125,7 +126,20 @@ def _json_text(value: Any) -> Any:
         if isinstance(v, list):
             return [plain(x) for x in v]
         return v
-    return None if value is None else json.dumps(plain(value), ensure_ascii=False)
+    return None if value is None else json.dumps(plain(value), ensure_ascii=False,
+                                                 default=_json_scalar)
+
+
+def _json_scalar(value: Any) -> Any:
+    """The library's opaque JSON scalars (DECIMAL, DATE, TIME, DATETIME), which JSON cannot
+    serialize: as their text. Only tables the fast decoder cannot plan (a JSON column beside
+    a GEOMETRY or pre-5.6 temporal column) come this way; ``json_binary`` keeps DECIMAL a
+    number."""
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)
 
 
 class BinlogReader:

@@ -15,6 +15,8 @@ from typing import Any
 import pymysql
 
 from replication.errors import SourceError
+from replication.gtid import GtidSet
+from replication.position import BinlogPosition
 
 ER_PARSE_ERROR = 1064
 VARIABLES = ("log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
@@ -127,3 +129,43 @@ def binlog_status(conn: Any, mariadb: bool) -> tuple[Any, ...] | None:
                     raise
         cur.execute("SHOW MASTER STATUS")
         return cur.fetchone()  # type: ignore[no-any-return]
+
+
+def _rows(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def missing_binlog(conn: Any, mariadb: bool, start: BinlogPosition) -> str:
+    """What the source no longer has of its binlog from ``start`` on (purged), or ''."""
+    logs = [_text(r[0]) for r in _rows(conn, "SHOW BINARY LOGS")]
+    if not logs:
+        return "the source has no binary logs"
+    if mariadb:
+        if not start.gtid_set:
+            return ""
+        oldest = _text(_rows(conn, "SELECT BINLOG_GTID_POS(%s, 4)", (logs[0],))[0][0] or "")
+        executed = GtidSet.parse(start.gtid_set, True)
+        lost = [g for g in oldest.split(",") if g.strip() and g.strip() not in executed]
+        return (f"the transactions after the job's position up to {', '.join(lost)} (the oldest "
+                f"binlog left, {logs[0]}, starts after them)") if lost else ""
+    if start.gtid_set:
+        purged = _text(_rows(conn, "SELECT GTID_SUBTRACT(@@GLOBAL.gtid_purged, %s)",
+                             (start.gtid_set,))[0][0] or "").replace("\n", "")
+        return f"the purged transactions {purged}" if purged else ""
+    if start.file and start.file < logs[0]:
+        return f"{start.file} (the oldest binlog is {logs[0]})"
+    return ""
+
+
+def check_start(conn: Any, mariadb: bool, start: BinlogPosition) -> None:
+    """Refuse to stream from a position the source has purged: skipping ahead would lose the
+    changes in between, silently."""
+    missing = missing_binlog(conn, mariadb, start)
+    if missing:
+        raise SourceError(
+            f"the source no longer has its binlog from {start}: {missing} are purged (binlog "
+            "expiry, or PURGE BINARY LOGS, while the job was paused or behind). Replication "
+            "stopped rather than skip them: re-create the job with a full copy (delete it and "
+            "create it again without gtid, binlog_file or auto_gtid)")

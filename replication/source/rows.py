@@ -5,9 +5,10 @@ look-ups per column and row: most of the src's time. This module decodes the row
 straight into positional lists, with the same results as the library (same signedness, same
 charset decoding, ``bytes`` where the library cannot decode, ``None`` for NULL). Integers,
 FLOAT, DOUBLE and the string types are decoded here; DECIMAL and BIT in
-``rows_numeric``, the temporal types in ``rows_temporal``. Any other type (JSON,
-GEOMETRY, the pre-5.6 temporal formats), ENUM or SET values the table map does not carry, or a
-partial row image make ``plan_for`` answer None, and the caller lets the library decode.
+``rows_numeric``, the temporal types in ``rows_temporal``, MySQL's binary JSON in
+``json_binary``. Any other type (GEOMETRY, the pre-5.6 temporal formats), ENUM or SET values
+the table map does not carry, or a partial row image make ``plan_for`` answer None, and the
+caller lets the library decode.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 
 from pymysql.charset import charset_by_name
 
+from replication.source.json_binary import json_decoder
 from replication.source.rows_numeric import numeric_decoder
 from replication.source.rows_temporal import Decoder, temporal_decoder
 
 # MySQL protocol column type codes (include/mysql_com.h enum_field_types).
 _TINY, _SHORT, _LONG, _FLOAT, _DOUBLE, _LONGLONG, _INT24, _VARCHAR = 1, 2, 3, 4, 5, 8, 9, 15
-_ENUM, _SET, _BLOB, _STRING = 247, 248, 252, 254
+_JSON, _ENUM, _SET, _BLOB, _STRING = 245, 247, 248, 252, 254
 
 _FIXED = {
     (_TINY, False): struct.Struct("<b"), (_TINY, True): struct.Struct("<B"),
@@ -120,6 +122,8 @@ def _step(column: Any) -> tuple[int, Any] | None:
         if not values or column.size not in ((1, 2) if kind == _ENUM else range(1, 9)):
             return None  # values unknown: the library answers None, the fast path declines
         return _K_CALL, (_enum if kind == _ENUM else _set)(list(values), column.size)
+    if kind == _JSON:
+        return (_K_CALL, json_decoder(column.length_size)) if column.length_size in (1, 2, 3, 4) else None
     decoder = temporal_decoder(column) or numeric_decoder(column)
     return (_K_CALL, decoder) if decoder is not None else None
 
