@@ -65,3 +65,7 @@ class ResumeStore(Protocol):
         """Per table, the newest version kept at or before ``position``
         (``SchemaHistory.at``); empty when none was ever kept."""
         ...
+
+    def close(self) -> None:
+        """Release what the store holds open (the src task is ending)."""
+        ...

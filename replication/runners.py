@@ -71,6 +71,12 @@ class SrcRunner:
         self._resume = resume_store_for(ctx)
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._resume.close()
+
+    def _run(self) -> None:
         ctx = self.ctx
         ctx.stats.stage = STAGE_CONNECTING
         ctx.publish_stats()

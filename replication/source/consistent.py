@@ -16,6 +16,7 @@ from typing import Any
 from replication.errors import SourceError
 from replication.mysql import is_mariadb
 from replication.position import BinlogPosition
+from replication.source.requirements import binlog_status
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,9 @@ def _mariadb_snapshot(conn: Any) -> BinlogPosition:
 
 
 def _mysql_status(conn: Any) -> BinlogPosition:
-    rows = _rows(conn, "SHOW MASTER STATUS")
-    if not rows:
+    row = binlog_status(conn, mariadb=False)  # SHOW BINARY LOG STATUS on 8.2+
+    if not row:
         return BinlogPosition()
-    row = rows[0]
     gtid = _text(row[4]) if len(row) > 4 else ""
     return BinlogPosition(_text(row[0]), int(row[1]), gtid.replace("\n", ""))
 

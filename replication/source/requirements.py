@@ -164,8 +164,12 @@ def check_start(conn: Any, mariadb: bool, start: BinlogPosition) -> None:
     changes in between, silently."""
     missing = missing_binlog(conn, mariadb, start)
     if missing:
+        at = f"{start.file}:{start.pos}" if start.file else ""
+        if start.gtid_set:
+            at += f" (GTID {GtidSet.parse(start.gtid_set, mariadb)})" if at else \
+                f"GTID {GtidSet.parse(start.gtid_set, mariadb)}"
         raise SourceError(
-            f"the source no longer has its binlog from {start}: {missing} are purged (binlog "
+            f"the source no longer has its binlog from {at}: {missing} are purged (binlog "
             "expiry, or PURGE BINARY LOGS, while the job was paused or behind). Replication "
             "stopped rather than skip them: re-create the job with a full copy (delete it and "
             "create it again without gtid, binlog_file or auto_gtid)")

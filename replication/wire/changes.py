@@ -2,7 +2,8 @@
 
 Rows travel as positional lists beside one column-name list per row event (not one dict per
 row): it halves the wire size and lets the applier hand rows straight to ``executemany``.
-Names are those in force when the row was written (from the table map's metadata).
+Names are those in force when the row was written (from the table map's metadata, or the src's
+schema history when the binlog has no column names).
 """
 
 from __future__ import annotations

@@ -169,6 +169,9 @@ def test_an_update_restarts_from_checkpoints_not_from_scratch(
     config = migration_config("update", source_server, target_server, schema)
     config["src_task"]["replicate_do_db"] = [{"table_schema": schema, "tables": [{"table_name": "items"}]}]
     job_id = _start_job(cluster, config)
+    # The copy applied (the dest announces incremental when it receives the copy's end, while
+    # its last chunks may still be applying): the update must find a finished copy.
+    wait_for(lambda: same_data(source_server, target_server, schema, ("items",)), 60, "the copy")
     first_dest = cluster.allocation(job_id, "dest")["allocation_id"]
 
     config["src_task"]["replicate_do_db"][0]["tables"].append({"table_name": "extra"})
@@ -224,5 +227,45 @@ def test_an_unreachable_source_fails_the_job_and_resume_recovers_it(
         cluster.post("/v2/job/resume", job_id=job_id)
         wait_for(lambda: _in_incremental(cluster, job_id), 90, "the resumed job to run")
         wait_for(lambda: same_data(source, target_server, schema), 60, "the copy after resume")
+    finally:
+        source.destroy()
+
+
+def test_a_position_purged_while_paused_fails_the_job_with_the_way_back(
+    cluster: Cluster, target_server: MariaDBServer, tmp_path: Path
+) -> None:
+    source = MariaDBServer(tmp_path / "purged", server_id=122).start()
+    schema = _schema()
+    try:
+        create_dataset(source, schema, 300)
+        job_id = _start_job(cluster, migration_config("purged", source, target_server, schema))
+        wait_for(lambda: same_data(source, target_server, schema), 60, "the copy")
+        cluster.post("/v2/job/pause", job_id=job_id)
+        wait_for(lambda: not _running_allocation(cluster, job_id, "dest")
+                 and not _running_allocation(cluster, job_id, "src"), 15, "both tasks to stop")
+        before = table_digest(target_server, schema, "items")
+        write_some(source, schema, 50_000, 100)  # changes the target has not seen
+        source.execute("FLUSH BINARY LOGS")
+        newest = source.execute("SHOW BINARY LOGS")[-1][0]
+
+        def purged() -> bool:
+            # MariaDB keeps a file until its binlog checkpoint moved on: purge until it is gone.
+            source.execute(f"PURGE BINARY LOGS TO '{newest}'")
+            return bool(source.execute("SHOW BINARY LOGS")[0][0] == newest)
+
+        wait_for(purged, 30, "the old binlog files to be purged")
+        write_some(source, schema, 60_000, 100)
+        cluster.post("/v2/job/resume", job_id=job_id)
+
+        def failed() -> dict | None:
+            job = next(j for j in cluster.get("/v2/jobs")["jobs"] if j["job_id"] == job_id)
+            return job if job["job_status"] == "failed" else None
+
+        job = wait_for(failed, 90, "the job to fail on the purged position")
+        reason = job["job_status_description"]
+        assert "no longer has its binlog from" in reason and "re-create the job with a full copy" \
+            in reason, reason
+        # Nothing after the purged range was applied: the target is as the pause left it.
+        assert table_digest(target_server, schema, "items") == before
     finally:
         source.destroy()

@@ -129,3 +129,16 @@ def test_the_src_refuses_what_validation_refuses() -> None:
         check_source(server)
     assert "set binlog_format=ROW" in str(raised.value) and "non-zero server_id" in str(raised.value)
     assert check_source(_Server((8, 4), GOOD_MYSQL)).mariadb is False
+
+
+@pytest.mark.parametrize("version", [(8, 4), (8, 0)])
+def test_the_snapshot_position_is_read_with_the_statement_the_version_has(
+        version: tuple[int, int]) -> None:
+    from replication.source.consistent import _mysql_snapshot
+    server = _Server(version, GOOD_MYSQL)
+    position = _mysql_snapshot(server)
+    assert (position.file, position.pos) == ("binlog.000003", 157)
+    assert position.gtid_set == "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"
+    status = [s for s in server.statements if s.startswith("SHOW") and "STATUS" in s]
+    assert set(status) == ({"SHOW BINARY LOG STATUS"} if version >= (8, 2)
+                           else {"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"})

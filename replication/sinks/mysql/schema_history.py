@@ -10,6 +10,7 @@ IGNORE``), whose ``id`` orders the versions in binlog order.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,8 @@ from replication.source.schema import SchemaHistory, SchemaVersion, TableDef
 
 TABLE = f"{quote_ident(CHECKPOINT_SCHEMA)}.`schema_history`"
 DEADLOCK_RETRIES = 5
-ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK = 1205, 1213
+# Lock waits, deadlocks, and a connection lost between writes: the write is retried whole.
+RETRIED = (1205, 1213, 2006, 2013)
 
 CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
   id BIGINT NOT NULL AUTO_INCREMENT,
@@ -50,33 +52,66 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _exists(cur: Any) -> bool:
+    cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                "AND TABLE_NAME='schema_history'", (CHECKPOINT_SCHEMA,))
+    return bool(cur.fetchone()[0])
+
+
 def ensure_table(conn: Any) -> None:
+    """Create the table when missing. Not ``CREATE ... IF NOT EXISTS`` every time: that DDL
+    waits for an exclusive lock on the ``dtle`` schema, behind the dest's open transactions on
+    its checkpoint tables, and holds up every dest statement queued after it."""
     with conn.cursor() as cur:
+        if _exists(cur):
+            return
         cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote_ident(CHECKPOINT_SCHEMA)}")
         cur.execute(CREATE_SQL)
 
 
-def record_versions(factory: ConnFactory, job_id: str, versions: Sequence[SchemaVersion]) -> None:
-    """Write versions durably, in one transaction committed before this returns. A base
-    version starts its table's history anew (a new full copy or a new start): the table's
-    earlier versions are removed with it."""
-    conn = factory()
-    try:
-        ensure_table(conn)
-        with conn.cursor() as cur:
-            # No gap locks: snapshot readers record their tables' versions concurrently.
-            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        for attempt in range(DEADLOCK_RETRIES):
+class SchemaHistoryWriter:
+    """Writes versions durably for one job over one connection, kept open between writes
+    (snapshot readers record each table's version as its copy starts; a new connection and
+    the table's DDL every time cost the copy several round trips per table)."""
+
+    def __init__(self, factory: ConnFactory, job_id: str) -> None:
+        self._factory = factory
+        self._job_id = job_id
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            conn = self._factory()
+            ensure_table(conn)
+            with conn.cursor() as cur:
+                # No gap locks: snapshot readers of other jobs record at the same time.
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            self._conn = conn
+        return self._conn
+
+    def record(self, versions: Sequence[SchemaVersion]) -> None:
+        """One transaction, committed before this returns. A base version starts its table's
+        history anew (a new full copy or a new start): earlier versions of it are removed."""
+        with self._lock:
+            for attempt in range(DEADLOCK_RETRIES):
+                conn = self._connection()
+                try:
+                    _write(conn, self._job_id, versions)
+                    return
+                except pymysql.err.MySQLError as exc:
+                    self.close()
+                    code = exc.args[0] if exc.args else 0
+                    if code not in RETRIED or attempt == DEADLOCK_RETRIES - 1:
+                        raise
+
+    def close(self) -> None:
+        if self._conn is not None:
             try:
-                _write(conn, job_id, versions)
-                return
-            except pymysql.err.OperationalError as exc:
-                conn.rollback()
-                if exc.args[0] not in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT) or \
-                        attempt == DEADLOCK_RETRIES - 1:
-                    raise
-    finally:
-        conn.close()
+                self._conn.close()
+            except pymysql.err.Error:
+                pass  # already broken: dropping it is all that is left to do
+            self._conn = None
 
 
 def _write(conn: Any, job_id: str, versions: Sequence[SchemaVersion]) -> None:
@@ -99,9 +134,7 @@ def load_history(factory: ConnFactory, job_id: str) -> SchemaHistory:
     conn = factory()
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
-                        "AND TABLE_NAME='schema_history'", (CHECKPOINT_SCHEMA,))
-            if not cur.fetchone()[0]:
+            if not _exists(cur):
                 return SchemaHistory()
             cur.execute(f"SELECT table_schema, table_name, binlog_file, binlog_pos, gtid_set, gtid, "
                         f"is_base, definition FROM {TABLE} WHERE job_id=%s ORDER BY id", (job_id,))

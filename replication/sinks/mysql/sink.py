@@ -20,7 +20,7 @@ from replication.scope.filters import TableFilter
 from replication.sinks.mysql.checkpoint import load_checkpoint
 from replication.sinks.mysql.fence import OwnerFence
 from replication.sinks.mysql.incremental import IncrementalApplier, TableWindows
-from replication.sinks.mysql.schema_history import record_versions, versions_at
+from replication.sinks.mysql.schema_history import SchemaHistoryWriter, versions_at
 from replication.sinks.mysql.snapshot import SnapshotApplier
 from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
 from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS, SnapshotPool
@@ -48,6 +48,7 @@ class MySQLResumeStore:
     def __init__(self, ctx: TaskContext) -> None:
         self._factory = target_factory(ctx)
         self._job_id = ctx.job.job_id
+        self._history = SchemaHistoryWriter(self._factory, self._job_id)
 
     def incremental_start(self) -> BinlogPosition | None:
         checkpoint = load_checkpoint(self._factory, self._job_id)
@@ -57,10 +58,13 @@ class MySQLResumeStore:
         return load_snapshot_resume(self._factory, self._job_id)
 
     def record_schema(self, versions: Sequence[SchemaVersion]) -> None:
-        record_versions(self._factory, self._job_id, versions)
+        self._history.record(versions)
 
     def schema_at(self, position: BinlogPosition) -> dict[tuple[str, str], SchemaVersion]:
         return versions_at(self._factory, self._job_id, position)
+
+    def close(self) -> None:
+        self._history.close()
 
 
 class MySQLSink:
