@@ -142,3 +142,44 @@ def test_the_snapshot_position_is_read_with_the_statement_the_version_has(
     status = [s for s in server.statements if s.startswith("SHOW") and "STATUS" in s]
     assert set(status) == ({"SHOW BINARY LOG STATUS"} if version >= (8, 2)
                            else {"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"})
+
+
+class _PurgedMySQL:
+    """A MySQL source whose oldest binlog is binlog.000002 and that purged uuid:1-3."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, Any]] = []
+
+    def cursor(self) -> _PurgedCursor:
+        return _PurgedCursor(self)
+
+
+class _PurgedCursor(_Cursor):
+    def __init__(self, server: _PurgedMySQL) -> None:
+        self._purged = server
+        self._rows = []
+
+    def execute(self, sql: str, args: Any = None) -> None:
+        self._purged.statements.append((sql, args))
+        if sql == "SHOW BINARY LOGS":
+            self._rows = [("binlog.000002", 100), ("binlog.000003", 200)]
+        else:  # GTID_SUBTRACT(@@GLOBAL.gtid_purged, <the job's set>)
+            covered = args[0].endswith(":1-9")
+            self._rows = [("" if covered else "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-3",)]
+
+
+UUID = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+
+
+def test_a_mysql_position_purged_by_gtid_or_file_is_refused_with_the_way_back() -> None:
+    from replication.position import BinlogPosition
+    from replication.source.requirements import check_start, missing_binlog
+    server = _PurgedMySQL()
+    assert missing_binlog(server, False, BinlogPosition("binlog.000002", 4, f"{UUID}:1-9")) == ""
+    with pytest.raises(SourceError) as raised:
+        check_start(server, False, BinlogPosition("binlog.000001", 4, f"{UUID}:1-2"))
+    message = str(raised.value)
+    assert f"{UUID}:1-3" in message and "re-create the job with a full copy" in message
+    assert ("SELECT GTID_SUBTRACT(@@GLOBAL.gtid_purged, %s)", (f"{UUID}:1-2",)) in server.statements
+    assert "binlog.000001 (the oldest binlog is binlog.000002)" in missing_binlog(
+        server, False, BinlogPosition("binlog.000001", 4, ""))
