@@ -3,15 +3,53 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DTLE_DATA_DIR", BASE_DIR / "var"))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = os.environ.get("DTLE_SECRET_KEY", "dtle-insecure-development-key-change-me")
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r}: expected true or false")
+
+
+def _local_secret_key(path: Path) -> str:
+    """A random key made once per data directory, for a single host without DTLE_SECRET_KEY.
+
+    There is no built-in key: anyone could sign login tokens with a published one. Every
+    process sharing the directory reads the same file; hosts sharing a job store must set
+    DTLE_SECRET_KEY instead.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # another process may be between creating and writing the file
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise ImproperlyConfigured(f"{path} is empty; delete it or set DTLE_SECRET_KEY")
+
+
+SECRET_KEY = os.environ.get("DTLE_SECRET_KEY") or _local_secret_key(DATA_DIR / "secret_key")
 DEBUG = os.environ.get("DTLE_DEBUG", "false").lower() in ("1", "true", "yes")
 ALLOWED_HOSTS = os.environ.get("DTLE_ALLOWED_HOSTS", "*").split(",")
 
@@ -24,6 +62,13 @@ NODE_ID = os.environ.get("DTLE_NODE_ID", "")
 # Seconds without a heartbeat before a node is down and its tasks are moved.
 NODE_DOWN_AFTER = float(os.environ.get("DTLE_NODE_DOWN_AFTER", "15"))
 LEASE_TTL = float(os.environ.get("DTLE_LEASE_TTL", "10"))
+# Login: off only for a single-user machine (every process then logs a warning at start).
+AUTH_REQUIRED = _env_flag("DTLE_AUTH_REQUIRED", True)
+TOKEN_TTL = int(os.environ.get("DTLE_TOKEN_TTL", str(24 * 3600)))
+# When set, GET /metrics needs "Authorization: Bearer <this>".
+METRICS_TOKEN = os.environ.get("DTLE_METRICS_TOKEN", "")
+# Request bodies above this many bytes answer 400 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DTLE_MAX_BODY_BYTES", str(1024 * 1024)))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -35,6 +80,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "accounts",
     "jobs",
 ]
 
@@ -100,13 +146,26 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "jobs.errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "jobs.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        "login_user": os.environ.get("DTLE_LOGIN_FAILURES_PER_USER", "5/min"),
+        "login_address": os.environ.get("DTLE_LOGIN_FAILURES_PER_ADDRESS", "20/min"),
+    },
+}
+
+# Failed-login counters live here, shared by every API process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("DTLE_CACHE_URL", REDIS_URL),
+        "KEY_PREFIX": "dtle:cache",
+    }
 }
 
 SPECTACULAR_SETTINGS = {
@@ -115,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "3.21.07",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # The schema and Swagger UI are public; Swagger's Authorize button takes the login token.
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -140,6 +202,7 @@ LOGGING = {
         "replication": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "dtleweb": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "accounts": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
 

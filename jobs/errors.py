@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from jobs.parsers import body_too_large
 from replication import errors as engine
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     for cls, code in _ENGINE_STATUS.items():
         if isinstance(exc, cls):
             return Response({"message": str(exc)}, status=code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"message": body_too_large()}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, TooManyFieldsSent):
+        return Response({"message": "body: too many form fields"},
+                        status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in %s", context.get("view"))

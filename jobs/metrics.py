@@ -6,8 +6,10 @@ so any API process can answer and nothing has to be pushed.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -63,7 +65,21 @@ class StoreCollector(Collector):
             yield family
 
 
+def _allowed(request: HttpRequest) -> bool:
+    """Open unless DTLE_METRICS_TOKEN is set; then the token, bare or as Bearer, is needed."""
+    if not settings.METRICS_TOKEN:
+        return True
+    given = request.headers.get("Authorization", "").split()
+    token = given[-1] if given and (len(given) == 1 or given[0].lower() == "bearer") else ""
+    return hmac.compare_digest(token.encode(), settings.METRICS_TOKEN.encode())
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request):
+        response = HttpResponse("metrics need the DTLE_METRICS_TOKEN\n", status=401,
+                                content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -52,6 +52,9 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     status_description = models.TextField(blank=True, default="")
     config = models.JSONField()
+    # Who sees and changes the job: its tenant's users and the platform tenant's.
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, default="platform",
+                               related_name="jobs")
     # Bumped on every create/update; tasks compare it to notice an update and restart.
     version = models.PositiveIntegerField(default=1)
     create_index = models.PositiveIntegerField(default=0)

@@ -26,20 +26,23 @@ logger = logging.getLogger(__name__)
 
 
 
-def _allocation(allocation_id: str) -> Allocation:
+def _allocation(allocation_id: str, scope: str | None) -> Allocation:
     try:
         key = uuid.UUID(allocation_id)
     except ValueError as exc:
         raise BadRequest(f"allocation_id: {allocation_id!r} is not an allocation id") from exc
-    allocation = Allocation.objects.select_related("task").filter(allocation_id=key).first()
+    allocations = Allocation.objects.select_related("task").filter(allocation_id=key)
+    if scope is not None:
+        allocations = allocations.filter(task__job__tenant_id=scope)
+    allocation = allocations.first()
     if allocation is None:
         raise JobNotFound(f"allocation {allocation_id} does not exist")
     return allocation
 
 
-def monitor_task(allocation_id: str, task_name: str = "") -> dict[str, Any]:
+def monitor_task(allocation_id: str, task_name: str = "", scope: str | None = None) -> dict[str, Any]:
     """The allocation's stats record (zero values until its task first reports)."""
-    allocation = _allocation(allocation_id)
+    allocation = _allocation(allocation_id, scope)
     if task_name and allocation.task.task_name != task_name:
         raise JobNotFound(
             f"allocation {allocation_id} belongs to task {allocation.task.task_name!r}, "
@@ -48,14 +51,14 @@ def monitor_task(allocation_id: str, task_name: str = "") -> dict[str, Any]:
     return record if record is not None else TaskStats().to_monitor()
 
 
-def job_gtid(job_id: str) -> str:
+def job_gtid(job_id: str, scope: str | None = None) -> str:
     """The executed GTID set the job has applied.
 
     For a MySQL target this is the checkpoint in the target (``dtle.binlog_checkpoint``, what
     really committed there). Without one (Kafka target, nothing applied yet, target unreachable)
     it is the gtid_set of the tasks' last published coordinates, dest first, then src.
     """
-    job: Job = get_job(job_id)
+    job: Job = get_job(job_id, scope=scope)
     dest_conn = job.config.get("dest_task", {}).get("mysql_connection_config")
     if dest_conn is not None:
         gtid = _checkpoint_gtid(job, secrets.plain_config(job.config))

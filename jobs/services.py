@@ -2,6 +2,8 @@
 
 Views validate input and call one function here; these functions change the job store and raise
 ``jobs.errors`` exceptions (404 unknown job, 409 conflicting state) that the handler shapes.
+``scope`` is the tenant whose jobs the caller may see (None: every job); a job of another tenant
+is answered exactly as a job that does not exist.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import redis
 from django.db import transaction
 from django.db.models import Max
 
+from accounts.models import PLATFORM
 from jobs import secrets
 from jobs.coordination import get_redis
 from jobs.errors import BadRequest, Conflict, JobNotFound
@@ -66,15 +69,21 @@ def _save_tasks(job: Job, config: dict[str, Any]) -> None:
             job=job, kind=kind, defaults={"task_name": config[f"{kind}_task"]["task_name"]})
 
 
-def create_or_update_job(job_type: str, data: dict[str, Any]) -> Job:
-    """Store a validated config (plain passwords) as a new job, or replace an existing one's."""
+def create_or_update_job(job_type: str, data: dict[str, Any], tenant: str = PLATFORM,
+                         scope: str | None = None) -> Job:
+    """Store a validated config (plain passwords) as a new job of ``tenant``, or replace the
+    config of an existing job that ``scope`` may change."""
     job_id = stored_job_id(job_type, data["job_name"], data["job_id"])
     config = secrets.seal_config({**data, "job_id": job_id})
     with transaction.atomic():
         index = _next_index()
         job = Job.objects.select_for_update().filter(job_id=job_id).first()
         if job is None:
-            job = Job(job_id=job_id, job_type=job_type, create_index=index, version=0)
+            job = Job(job_id=job_id, job_type=job_type, create_index=index, version=0,
+                      tenant_id=tenant)
+        elif scope is not None and job.tenant_id != scope:
+            # Ids are global; say no more than that this one is taken.
+            raise Conflict(f"job id {job_id} is taken; choose another job_id or job_name")
         elif job.job_type != job_type:
             raise Conflict(f"job {job_id} is a {job.job_type} job, not a {job_type} job")
         elif job.desired_state == DesiredState.DELETED:
@@ -93,9 +102,15 @@ def create_or_update_job(job_type: str, data: dict[str, Any]) -> Job:
     return job
 
 
-def get_job(job_id: str, job_type: str | None = None) -> Job:
+def visible_jobs(scope: str | None) -> Any:
+    """The jobs a caller limited to tenant ``scope`` sees (None: all)."""
+    jobs = Job.objects.all()
+    return jobs if scope is None else jobs.filter(tenant_id=scope)
+
+
+def get_job(job_id: str, job_type: str | None = None, scope: str | None = None) -> Job:
     """The job or 404; 409 when a type route names a job of another type."""
-    job = Job.objects.filter(job_id=job_id).first()
+    job = visible_jobs(scope).filter(job_id=job_id).first()
     if job is None:
         raise JobNotFound(f"job {job_id} does not exist")
     if job_type and job.job_type != job_type:
@@ -103,10 +118,10 @@ def get_job(job_id: str, job_type: str | None = None) -> Job:
     return job
 
 
-def pause_job(job_id: str, job_type: str | None = None) -> Job:
+def pause_job(job_id: str, job_type: str | None = None, scope: str | None = None) -> Job:
     """Stop both tasks, keeping every checkpoint. Pausing a paused job is a no-op."""
     with transaction.atomic():
-        job = get_job(job_id, job_type)
+        job = get_job(job_id, job_type, scope)
         if job.desired_state == DesiredState.DELETED:
             raise Conflict(f"job {job_id} is being deleted")
         if job.desired_state != DesiredState.PAUSED:
@@ -118,10 +133,10 @@ def pause_job(job_id: str, job_type: str | None = None) -> Job:
     return job
 
 
-def resume_job(job_id: str, job_type: str | None = None) -> Job:
+def resume_job(job_id: str, job_type: str | None = None, scope: str | None = None) -> Job:
     """Run the tasks again from their checkpoints. Resuming a running job is a no-op."""
     with transaction.atomic():
-        job = get_job(job_id, job_type)
+        job = get_job(job_id, job_type, scope)
         if job.desired_state == DesiredState.DELETED:
             raise Conflict(f"job {job_id} is being deleted")
         if job.desired_state != DesiredState.RUNNING or job.status in (
@@ -135,10 +150,10 @@ def resume_job(job_id: str, job_type: str | None = None) -> Job:
     return job
 
 
-def delete_job(job_id: str, job_type: str | None = None) -> None:
+def delete_job(job_id: str, job_type: str | None = None, scope: str | None = None) -> None:
     """Remove the job, its tasks, allocations and events, its transport stream and stats."""
     with transaction.atomic():
-        job = get_job(job_id, job_type)
+        job = get_job(job_id, job_type, scope)
         allocation_ids = [
             str(a) for a in job.tasks.values_list("allocations__allocation_id", flat=True) if a
         ]
@@ -157,9 +172,9 @@ def _drop_runtime_state(job_id: str, allocation_ids: list[str]) -> None:
         logger.warning("job %s deleted but its Redis state was not removed: %s", job_id, exc)
 
 
-def list_jobs(filters: dict[str, Any]) -> list[Job]:
+def list_jobs(filters: dict[str, Any], scope: str | None = None) -> list[Job]:
     """Jobs matching dtle's list filters (type, id prefix, status, src/dest host and port)."""
-    jobs = Job.objects.all()
+    jobs = visible_jobs(scope)
     if filters.get("filter_job_type"):
         jobs = jobs.filter(job_type=filters["filter_job_type"])
     if filters.get("filter_job_id"):

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import CHANGE_JOBS, DELETE_JOBS, VIEW_JOBS, owner_tenant, tenant_scope
 from jobs import presenters, queries, services
 from jobs.errors import BadRequest
 from jobs.serializers import answers, api, config_serializer_class
@@ -54,11 +55,13 @@ class JobCreateView(APIView):
     """Create or update a job of ``job_type`` (create on an existing id updates it)."""
 
     job_type = "migration"
+    required_permission = CHANGE_JOBS
 
     def post(self, request: Request, **_: Any) -> Response:
         body = unwrap_config(request.data, (f"{self.job_type}_job_config", "job_config"))
         data = validated(config_serializer_class(self.job_type), body)
-        job = services.create_or_update_job(self.job_type, data)
+        job = services.create_or_update_job(self.job_type, data, owner_tenant(request),
+                                            tenant_scope(request))
         return Response(presenters.create_answer(job))
 
 
@@ -79,6 +82,10 @@ class JobActionView(APIView):
     job_type: str | None = None
     action: str = "pause"
 
+    @property
+    def required_permission(self) -> str:
+        return DELETE_JOBS if self.action == "delete" else CHANGE_JOBS
+
     @extend_schema(
         request=api.JobIdSerializer,
         responses={200: api.MessageSerializer, 400: api.MessageSerializer,
@@ -86,7 +93,7 @@ class JobActionView(APIView):
     )
     def post(self, request: Request, **_: Any) -> Response:
         job_id = validated(api.JobIdSerializer, request_params(request))["job_id"]
-        ACTIONS[self.action](job_id, self.job_type)
+        ACTIONS[self.action](job_id, self.job_type, tenant_scope(request))
         return Response(OK)
 
 
@@ -101,6 +108,7 @@ class JobListView(APIView):
     """List jobs, filtered."""
 
     job_type: str | None = None
+    required_permission = VIEW_JOBS
 
     @extend_schema(parameters=[api.JobListQuerySerializer],
                    responses={200: answers.JobListAnswerSerializer, 400: api.MessageSerializer})
@@ -108,7 +116,7 @@ class JobListView(APIView):
         filters = validated(api.JobListQuerySerializer, request.query_params)
         if self.job_type:
             filters["filter_job_type"] = self.job_type
-        jobs = services.list_jobs(filters)
+        jobs = services.list_jobs(filters, tenant_scope(request))
         return Response({"jobs": [presenters.job_summary(j) for j in jobs], "message": "ok"})
 
 
@@ -116,20 +124,24 @@ class JobDetailView(APIView):
     """A job's tasks, allocations, events and config."""
 
     job_type: str | None = None
+    required_permission = VIEW_JOBS
 
     @extend_schema(parameters=[api.JobIdSerializer],
                    responses={200: answers.JobDetailAnswerSerializer,
                               404: api.MessageSerializer, 409: api.MessageSerializer})
     def get(self, request: Request, **_: Any) -> Response:
         job_id = validated(api.JobIdSerializer, request.query_params)["job_id"]
-        return Response(presenters.job_detail(services.get_job(job_id, self.job_type)))
+        job = services.get_job(job_id, self.job_type, tenant_scope(request))
+        return Response(presenters.job_detail(job))
 
 
 class JobGtidView(APIView):
     """The executed GTID set a job has applied."""
 
+    required_permission = VIEW_JOBS
+
     @extend_schema(parameters=[api.JobIdSerializer],
                    responses={200: answers.GtidAnswerSerializer, 404: api.MessageSerializer})
     def get(self, request: Request) -> Response:
         job_id = validated(api.JobIdSerializer, request.query_params)["job_id"]
-        return Response({"gtid": queries.job_gtid(job_id), "message": "ok"})
+        return Response({"gtid": queries.job_gtid(job_id, tenant_scope(request)), "message": "ok"})

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import CHANGE_JOBS, VIEW_JOBS, tenant_scope
 from jobs import queries
 from jobs.errors import BadRequest, first_message
 from jobs.models import Node
@@ -43,6 +44,8 @@ def _validation_answer(config: dict[str, Any]) -> dict[str, Any]:
 class JobValidationView(APIView):
     """Check a job config and its MySQL servers before creating the job."""
 
+    required_permission = CHANGE_JOBS
+
     @extend_schema(
         parameters=[OpenApiParameter("job_config", str, description=(
             "The job config as JSON (as for POST /v2/job/migration); a JSON body works too."))],
@@ -62,12 +65,15 @@ class JobValidationView(APIView):
 class MonitorTaskView(APIView):
     """A task's replication stats (coordinates, delay, progress, backlog, stage)."""
 
+    required_permission = VIEW_JOBS
+
     @extend_schema(parameters=[api.MonitorQuerySerializer],
                    responses={200: answers.MonitorAnswerSerializer, 400: _MESSAGE,
                               404: _MESSAGE})
     def get(self, request: Request) -> Response:
         params = validated(api.MonitorQuerySerializer, request.query_params)
-        record = queries.monitor_task(params["allocation_id"], params["task_name"])
+        record = queries.monitor_task(params["allocation_id"], params["task_name"],
+                                      tenant_scope(request))
         return Response({"tasks_status": record, "message": "ok"})
 
 
@@ -99,6 +105,8 @@ _MYSQL_ERRORS = {400: _MESSAGE, 502: _MESSAGE}
 class MySQLSchemasView(APIView):
     """The schemas and base tables of a MySQL instance."""
 
+    required_permission = CHANGE_JOBS
+
     @extend_schema(parameters=[api.MySQLQuerySerializer],
                    responses={200: answers.SchemasAnswerSerializer, **_MYSQL_ERRORS})
     def get(self, request: Request) -> Response:
@@ -108,6 +116,8 @@ class MySQLSchemasView(APIView):
 
 class MySQLColumnsView(APIView):
     """The columns of one table."""
+
+    required_permission = CHANGE_JOBS
 
     @extend_schema(parameters=[api.MySQLColumnsQuerySerializer],
                    responses={200: answers.ColumnsAnswerSerializer, **_MYSQL_ERRORS})
@@ -121,6 +131,8 @@ class MySQLColumnsView(APIView):
 class MySQLConnectionView(APIView):
     """Whether a MySQL instance accepts the given login."""
 
+    required_permission = CHANGE_JOBS
+
     @extend_schema(parameters=[api.MySQLQuerySerializer],
                    responses={200: _MESSAGE, **_MYSQL_ERRORS})
     def get(self, request: Request) -> Response:
@@ -130,7 +142,9 @@ class MySQLConnectionView(APIView):
 
 
 class LogLevelView(APIView):
-    """Change the log level of this process at once."""
+    """Change the log level of every process at once (platform tenant only)."""
+
+    platform_only = True
 
     @extend_schema(request=api.LogLevelSerializer,
                    responses={200: answers.LogLevelAnswerSerializer, 400: _MESSAGE})

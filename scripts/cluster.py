@@ -2,13 +2,16 @@
 
 The API (``manage.py runserver``), Celery workers (each its own node and process group, so a
 test can SIGKILL one like a lost host) and Celery beat, sharing one SQLite store and one Redis
-database. Nothing is mocked: jobs are driven through HTTP.
+database. Nothing is mocked: jobs are driven through HTTP, logged in as a platform superuser that
+``start`` creates with a random password (``admin_user`` / ``admin_password``), so every request
+carries its token unless it asks not to.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -45,6 +48,9 @@ class Cluster:
             **(extra_env or {}),
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.admin_user = "dtle-admin"
+        self.admin_password = secrets.token_urlsafe(18)
+        self.token = ""
         self.api: subprocess.Popen[bytes] | None = None
         self.beat: subprocess.Popen[bytes] | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
@@ -62,18 +68,36 @@ class Cluster:
     def start(self) -> Cluster:
         subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"],
                        cwd=ROOT, env=self.env, check=True)
+        self.manage("createsuperuser", "--noinput", "--username", self.admin_user,
+                    "--email", "admin@localhost",
+                    env={"DJANGO_SUPERUSER_PASSWORD": self.admin_password})
         self.api = self._spawn("api", [str(BIN / "python"), "manage.py", "runserver",
                                        f"127.0.0.1:{self.api_port}", "--noreload"])
         self.beat = self._spawn("beat", [str(BIN / "celery"), "-A", "dtleweb", "beat",
                                          "-s", str(self.workdir / "beat-schedule"),
                                          "--loglevel", "INFO"])
         wait_for(lambda: self._api_up(), 60, "the API to answer")
+        self.token = self.login(self.admin_user, self.admin_password)
         return self
+
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run a ``manage.py`` command against the cluster's store; its output."""
+        done = subprocess.run([str(BIN / "python"), "manage.py", *args], cwd=ROOT,
+                              env={**self.env, **(env or {})}, check=True, capture_output=True,
+                              text=True)
+        return done.stdout
+
+    def login(self, username: str, password: str, tenant: str = "platform") -> str:
+        """A token from ``POST /v2/login``."""
+        status, body = self.request("POST", "/v2/login", auth=False, body={
+            "tenant": tenant, "username": username, "password": password})
+        assert status == 200, (status, body)
+        return str(body["data"]["token"])
 
     def _api_up(self) -> bool:
         try:
-            self.get("/v2/nodes")
-            return True
+            status, _ = self.request("GET", "/health", auth=False)
+            return status == 200
         except (urllib.error.URLError, ConnectionError):
             return False
 
@@ -122,9 +146,13 @@ class Cluster:
 
     # -- HTTP ---------------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, form: dict[str, str] | None = None,
-                params: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+                params: dict[str, str] | None = None, auth: bool = True,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """One HTTP call with the cluster's token (``auth=False``: none; ``headers`` win)."""
         url = self.base_url + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json",
+                   **({"Authorization": f"Bearer {self.token}"} if auth and self.token else {}),
+                   **(headers or {})}
         data = None
         if body is not None:
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"

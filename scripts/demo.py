@@ -112,7 +112,9 @@ def run(workdir: Path, keep: bool) -> None:
         status = cluster.monitor(job_id, "dest")
         print(f"   dest: gtid_set {status['current_coordinates']['gtid_set']!r}, "
               f"delay {status['delay_count']['time']}s, stage {status['stage']!r}")
-        say(f"Swagger UI: {cluster.base_url}/swagger/index.html   jobs: {cluster.base_url}/v2/jobs")
+        say(f"Swagger UI: {cluster.base_url}/swagger/index.html   admin: {cluster.base_url}/admin/")
+        print(f"   log in (POST /v2/login or the admin) as tenant 'platform', user "
+              f"{cluster.admin_user!r}, password {cluster.admin_password!r} (made for this run)")
         if keep:
             print("   running until Ctrl-C ...", flush=True)
             while True:

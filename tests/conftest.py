@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
+from rest_framework.test import APIClient
 
 from scripts.mariadb_sandbox import MariaDBServer
 
@@ -79,3 +81,17 @@ def fresh_schema(source_server: MariaDBServer, target_server: MariaDBServer) -> 
     yield name
     for server in (source_server, target_server):
         server.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Users made by tests hash their passwords cheaply; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_client(db: None) -> APIClient:
+    """An API client logged in as a platform superuser, who sees every job."""
+    from tests.auth_support import client_for, make_user
+
+    return client_for(make_user("admin", superuser=True))

@@ -34,9 +34,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(settings: Any) -> APIClient:
+def client(settings: Any, api_client: APIClient) -> APIClient:
     settings.REDIS_URL = REDIS_TEST_URL
-    return APIClient()
+    return api_client
 
 
 def closed_port() -> int:

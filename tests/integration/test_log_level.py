@@ -33,8 +33,9 @@ def project_levels(settings: pytest.FixtureRequest) -> Iterator[redis.Redis]:
     ("DEBUG", logging.DEBUG), ("TRACE", logging.DEBUG), ("WARN", logging.WARNING),
     ("error", logging.ERROR),
 ])
-def test_log_level_changes_the_project_loggers(given: str, level: int) -> None:
-    response = APIClient().post("/v2/log/level", {"dtle_log_level": given.upper()})
+def test_log_level_changes_the_project_loggers(given: str, level: int,
+                                               api_client: APIClient) -> None:
+    response = api_client.post("/v2/log/level", {"dtle_log_level": given.upper()})
     assert response.status_code == 200, response.json()
     assert_same_shape(response.json(), LOG_LEVEL_ANSWER)
     assert response.json()["dtle_log_level"] == given.upper()
@@ -42,8 +43,9 @@ def test_log_level_changes_the_project_loggers(given: str, level: int) -> None:
         assert logging.getLogger(name).level == level
 
 
-def test_other_processes_follow_the_shared_level(project_levels: redis.Redis) -> None:
-    APIClient().post("/v2/log/level", {"dtle_log_level": "ERROR"})
+def test_other_processes_follow_the_shared_level(project_levels: redis.Redis,
+                                                  api_client: APIClient) -> None:
+    api_client.post("/v2/log/level", {"dtle_log_level": "ERROR"})
     for name in NAMES:  # as a worker process that has not heard of it yet
         logging.getLogger(name).setLevel(logging.INFO)
     loglevel._applied.clear()
@@ -51,9 +53,10 @@ def test_other_processes_follow_the_shared_level(project_levels: redis.Redis) ->
     assert all(logging.getLogger(name).level == logging.ERROR for name in NAMES)
 
 
-def test_an_unknown_log_level_is_refused(project_levels: redis.Redis) -> None:
+def test_an_unknown_log_level_is_refused(project_levels: redis.Redis,
+                                          api_client: APIClient) -> None:
     before = logging.getLogger("jobs").level
-    response = APIClient().post("/v2/log/level", {"dtle_log_level": "LOUD"}, format="json")
+    response = api_client.post("/v2/log/level", {"dtle_log_level": "LOUD"}, format="json")
     assert response.status_code == 400
     assert response.json()["message"].startswith("dtle_log_level:")
     assert logging.getLogger("jobs").level == before

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client() -> APIClient:
-    return APIClient()
+def client(api_client: APIClient) -> APIClient:
+    return api_client
 
 
 def create(client: APIClient, job_type: str, body: dict[str, Any], wrap: bool = True) -> Any:

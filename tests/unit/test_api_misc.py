@@ -22,10 +22,10 @@ from tests.api_examples import (
 pytestmark = pytest.mark.django_db
 
 
-def test_nodes_are_shaped_as_the_document() -> None:
+def test_nodes_are_shaped_as_the_document(api_client: APIClient) -> None:
     Node.objects.create(node_id="37dc2ff4", node_name="dtle-dest-1", node_address="10.186.63.86",
                         queue="node.37dc2ff4", last_heartbeat=timezone.now())
-    body = APIClient().get("/v2/nodes").json()
+    body = api_client.get("/v2/nodes").json()
     assert_same_shape(body, NODES_ANSWER)
     assert body["nodes"][0]["node_status"] == "ready"
 
@@ -67,18 +67,18 @@ def test_swagger_ui_assets_are_served_without_a_web_server() -> None:
         assert response.status_code == 200 and len(body) > 100, asset
 
 
-def test_browsable_api_renders_html() -> None:
-    page = Client().get("/v2/nodes", HTTP_ACCEPT="text/html")
+def test_browsable_api_renders_html(api_client: APIClient) -> None:
+    page = api_client.get("/v2/nodes", HTTP_ACCEPT="text/html")
     assert page.status_code == 200 and b"<html" in page.content.lower()
 
 
-def test_admin_shows_jobs_with_masked_passwords() -> None:
+def test_admin_shows_jobs_with_masked_passwords(api_client: APIClient) -> None:
     body = copy.deepcopy(MIGRATION_REQUEST)
     body["src_task"]["mysql_connection_config"]["mysql_password"] = "hunter2-plain"
-    APIClient().post("/v2/job/migration", {"migration_job_config": body}, format="json")
-    User.objects.create_superuser("admin", "admin@example.com", "pw")
+    api_client.post("/v2/job/migration", {"migration_job_config": body}, format="json")
+    User.objects.create_superuser("root", "root@example.com", "pw")
     client = Client()
-    client.login(username="admin", password="pw")
+    client.login(username="root", password="pw")
     page = client.get("/admin/jobs/job/job1-migration/change/")
     assert page.status_code == 200
     assert b"hunter2-plain" not in page.content
