@@ -26,6 +26,7 @@ from replication.config import (
 )
 from replication.crypto import decrypt_password
 from replication.errors import ConfigError
+from replication.scope.where import checked_where
 
 
 class StrictSerializer(serializers.Serializer):
@@ -90,6 +91,11 @@ class TableRuleSerializer(StrictSerializer):
                 raise serializers.ValidationError(
                     {"table_rename": ["table_regex needs a table_rename template"]})
         attrs["column_map_from"] = list(attrs.get("column_map_from") or [])
+        try:
+            checked_where(attrs["where"])
+        except ConfigError as exc:
+            raise serializers.ValidationError(
+                {"where": [str(exc).removeprefix("where: ")]}) from exc
         return attrs
 
 

@@ -3,7 +3,8 @@
 ``replicate_do_db`` picks schemas and tables (empty: the whole instance); ``replicate_ignore_db``
 removes some again and always wins. Regex rules rename through templates such as ``new_${1}``
 (dtle's ``$1`` / ``${1}`` group syntax). System schemas and the checkpoint schema are never in
-scope. The first do-rule that matches a table decides its target names, columns and filter.
+scope. The first do-rule that matches a table decides its target names, columns and filter;
+a mapping's ``where`` is the checked, re-rendered form (``scope.where``), never the raw text.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import lru_cache
 
 from replication.config import SYSTEM_SCHEMAS, SchemaRule, TableRule
 from replication.errors import ConfigError
+from replication.scope.where import checked_where
 
 _GROUP_REF = re.compile(r"\$\{(\d+)\}|\$(\d+)")
 
@@ -85,6 +87,7 @@ class TableFilter:
             for table in rule.tables:
                 if table.table_regex:
                     _compile(table.table_regex, "table_regex")
+                checked_where(table.where)  # a refused row filter stops the job at once
 
     def _ignored(self, schema: str, table: str | None) -> bool:
         for rule in self._ignore:
@@ -129,6 +132,6 @@ class TableFilter:
                 if target_table is not None:
                     return TableMapping(
                         schema, table, target_schema, target_table,
-                        tuple(table_rule.column_map_from), table_rule.where,
+                        tuple(table_rule.column_map_from), checked_where(table_rule.where),
                     )
         return None

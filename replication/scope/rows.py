@@ -51,7 +51,9 @@ class WhereEvaluator:
         first = ", ".join(["%s AS `__n`"] + [f"%s AS {quote_ident(c)}" for c in columns])
         rest = ", ".join(["%s"] * (len(columns) + 1))
         selects = [f"SELECT {first}"] + [f"SELECT {rest}"] * (len(images) - 1)
-        sql = f"SELECT `__n`, ({where}) FROM ({' UNION ALL '.join(selects)}) AS t"
+        # The query has %s arguments, so a % of the expression (LIKE 'a%', MOD) is doubled.
+        sql = (f"SELECT `__n`, ({where.replace('%', '%%')}) "
+               f"FROM ({' UNION ALL '.join(selects)}) AS t")
         args = [v for n, image in enumerate(images) for v in (n, *image)]
         try:
             with self._cursor() as cur:

@@ -29,7 +29,7 @@ def test_table_rules_pick_tables_and_carry_columns_and_where() -> None:
         TableRule(table_regex=r"^log_(\w+)$", table_rename="l_$1"),
     ))
     f = TableFilter([rule])
-    assert f.match("db1", "a") == TableMapping("db1", "a", "db2", "a2", ("id", "x"), "id > 3")
+    assert f.match("db1", "a") == TableMapping("db1", "a", "db2", "a2", ("id", "x"), "`id` > 3")
     assert f.match("db1", "log_2024").target_table == "l_2024"
     assert f.match("db1", "b") is None
 
