@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
+from sqlglot.generators.mysql import MySQLGenerator
 from sqlglot.tokens import TokenType
 
 from replication.errors import ConfigError
@@ -68,18 +69,20 @@ def _check_tokens(text: str) -> None:
             raise _refuse("backslashes in string literals are not allowed")
 
 
+class _Generator(MySQLGenerator):
+    TRANSFORMS = {
+        **MySQLGenerator.TRANSFORMS,
+        exp.RegexpLike: lambda self, e: f"({self.sql(e, 'this')} REGEXP {self.sql(e, 'expression')})",
+    }
+
+
 class _Rendering(MySQL):
     """MySQL as sqlglot writes it, but REGEXP as the operator MariaDB also has."""
 
-    class Generator(MySQL.Generator):
-        TRANSFORMS = {
-            **MySQL.Generator.TRANSFORMS,
-            exp.RegexpLike: lambda self, e: (
-                f"({self.sql(e, 'this')} REGEXP {self.sql(e, 'expression')})"),
-        }
+    Generator = _Generator
 
 
-def _check_node(node: exp.Expression) -> None:
+def _check_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Column):
         if node.table or node.args.get("db") or node.args.get("catalog"):
             raise _refuse(f"name columns without a table ({node.sql(dialect='mysql')})")
