@@ -16,7 +16,7 @@ from jobs import queries
 from jobs.errors import BadRequest, first_message
 from jobs.models import Node
 from jobs.presenters import node_summary
-from jobs.serializers import answers, api, config_serializer_class
+from jobs.serializers import MySQLConnectionConfigSerializer, answers, api, config_serializer_class
 from jobs.views import request_params, unwrap_config, validated
 from replication.config import MySQLConnectionConfig
 from replication.crypto import decrypt_password
@@ -93,10 +93,8 @@ def connection_params(params: dict[str, Any]) -> MySQLConnectionConfig:
             password = decrypt_password(password, settings.RSA_PRIVATE_KEY_PATH)
         except ConfigError as exc:
             raise BadRequest(f"mysql_password: {exc}") from exc
-    return MySQLConnectionConfig(
-        mysql_host=params["mysql_host"], mysql_port=params["mysql_port"],
-        mysql_user=params["mysql_user"], mysql_password=password,
-        mysql_character_set=params["mysql_character_set"])
+    fields = {name: params[name] for name in MySQLConnectionConfigSerializer().fields}
+    return MySQLConnectionConfig(**{**fields, "mysql_password": password})
 
 
 _MYSQL_ERRORS = {400: _MESSAGE, 502: _MESSAGE}

@@ -25,11 +25,19 @@ class JobType(StrEnum):
 
 @dataclass(frozen=True)
 class MySQLConnectionConfig:
+    """How to reach a MySQL server. The ``mysql_ssl_*`` files are paths on every node (and on
+    the API host, which validates and inspects): any of them makes TLS required, the CA also
+    makes the server's certificate checked, verify_identity also its host name."""
+
     mysql_host: str
     mysql_port: int
     mysql_user: str
     mysql_password: str = field(repr=False)
     mysql_character_set: str = "utf8mb4"
+    mysql_ssl_ca: str = ""
+    mysql_ssl_cert: str = ""
+    mysql_ssl_key: str = ""
+    mysql_ssl_verify_identity: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Each server gets its own data directory and a free port on 127.0.0.1, binlog on in ROW format
 with FULL row images and a distinct server id, root without a password. Row metadata in the
 binlog is MariaDB's default, NO_LOG (no column names: the engine tracks the schema), unless
-``row_metadata`` says MINIMAL or FULL. Usable as a context
-manager or from the command line::
+``row_metadata`` says MINIMAL or FULL. Given ``tls`` files it accepts TLS connections only
+(``require_secure_transport``). Usable as a context manager or from the command line::
 
     python -m scripts.mariadb_sandbox start DIR --server-id 1   # prints the port
     python -m scripts.mariadb_sandbox stop DIR
@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 
 import pymysql
+
+from scripts.tls_certs import TLSFiles
 
 MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
@@ -57,6 +59,7 @@ class MariaDBServer:
         extra_args: tuple[str, ...] = (),
         stop_with_parent: bool = True,
         row_metadata: str = "NO_LOG",
+        tls: TLSFiles | None = None,
     ) -> None:
         self._owns_dir = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="dtle-mariadb-"))
@@ -66,6 +69,7 @@ class MariaDBServer:
         self.extra_args = extra_args
         self.row_metadata = row_metadata
         self.stop_with_parent = stop_with_parent
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -97,6 +101,9 @@ class MariaDBServer:
             "--max-allowed-packet=256M", "--innodb-log-file-size=256M", "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_general_ci", "--max-connections=500",
         ]
+        if self.tls is not None:
+            args += [f"--ssl-ca={self.tls.ca}", f"--ssl-cert={self.tls.server_cert}",
+                     f"--ssl-key={self.tls.server_key}", "--require-secure-transport=ON"]
         if self.log_bin:
             args += [f"--log-bin={self.datadir / 'mysql-bin'}", "--binlog-format=ROW",
                      "--binlog-row-image=FULL", "--log-slave-updates",
@@ -118,6 +125,8 @@ class MariaDBServer:
         raise RuntimeError(f"mariadbd on port {self.port} did not start in {timeout}s")
 
     def connect(self, database: str | None = None, **kwargs: object) -> pymysql.connections.Connection:
+        if self.tls is not None:
+            kwargs = {"ssl_ca": str(self.tls.ca), "ssl_verify_cert": True, **kwargs}
         return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
                                database=database, autocommit=True, charset="utf8mb4", **kwargs)
 
@@ -132,8 +141,11 @@ class MariaDBServer:
 
     def connection_config(self) -> dict[str, object]:
         """The ``mysql_connection_config`` object of a job for this server."""
-        return {"mysql_host": "127.0.0.1", "mysql_port": self.port,
-                "mysql_user": "root", "mysql_password": ""}
+        config: dict[str, object] = {"mysql_host": "127.0.0.1", "mysql_port": self.port,
+                                     "mysql_user": "root", "mysql_password": ""}
+        if self.tls is not None:
+            config["mysql_ssl_ca"] = str(self.tls.ca)
+        return config
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -55,6 +55,10 @@ def _text(help_text: str, default: str = "", **kwargs: Any) -> serializers.CharF
     )
 
 
+def _flag(help_text: str, default: bool) -> serializers.BooleanField:
+    return serializers.BooleanField(required=False, default=default, help_text=help_text)
+
+
 class MySQLConnectionConfigSerializer(StrictSerializer):
     """How to reach a MySQL server."""
 
@@ -65,6 +69,23 @@ class MySQLConnectionConfigSerializer(StrictSerializer):
         "MySQL password; plain, or base64 of RSA ciphertext when is_mysql_password_encrypted "
         "is true. Always shown as \"*\".", max_length=4096, trim_whitespace=False)
     mysql_character_set = _text("Connection character set.", default="utf8mb4", max_length=32)
+    mysql_ssl_ca = _text("Path (on every node) of the CA certificate that signed the server's "
+                         "certificate; makes TLS required and the certificate checked.",
+                         max_length=4096)
+    mysql_ssl_cert = _text("Path of a client certificate (PEM) for servers that ask for one.",
+                           max_length=4096)
+    mysql_ssl_key = _text("Path of the client certificate's private key (PEM).", max_length=4096)
+    mysql_ssl_verify_identity = _flag(
+        "Also check that the server's certificate names mysql_host (needs mysql_ssl_ca).", False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("mysql_ssl_cert")) != bool(attrs.get("mysql_ssl_key")):
+            raise serializers.ValidationError(
+                {"mysql_ssl_key": ["give mysql_ssl_cert and mysql_ssl_key together"]})
+        if attrs.get("mysql_ssl_verify_identity") and not attrs.get("mysql_ssl_ca"):
+            raise serializers.ValidationError(
+                {"mysql_ssl_verify_identity": ["needs mysql_ssl_ca"]})
+        return attrs
 
 
 class TableRuleSerializer(StrictSerializer):
@@ -136,10 +157,6 @@ def _rules(help_text: str) -> SchemaRuleSerializer:
 def _count(help_text: str, default: int, min_value: int, max_value: int) -> serializers.Field:
     return serializers.IntegerField(required=False, default=default, min_value=min_value,
                                     max_value=max_value, help_text=help_text)
-
-
-def _flag(help_text: str, default: bool) -> serializers.BooleanField:
-    return serializers.BooleanField(required=False, default=default, help_text=help_text)
 
 
 class SrcTaskSerializer(StrictSerializer):

@@ -38,6 +38,7 @@ from pymysqlreplication.row_event import (
 from replication.config import MySQLConnectionConfig, SrcTaskConfig
 from replication.errors import SourceError
 from replication.gtid import GtidSet
+from replication.mysql import tls_options
 from replication.position import BinlogPosition
 from replication.source.requirements import binlog_status
 from replication.source.rows import Plan, decode_rows, plan_for
@@ -168,7 +169,8 @@ class BinlogReader:
     def _open(self) -> BinLogStreamReader:
         settings = {"host": self._cfg.mysql_host, "port": int(self._cfg.mysql_port),
                     "user": self._cfg.mysql_user, "password": self._cfg.mysql_password,
-                    "charset": "utf8mb4", "read_timeout": 30, "connect_timeout": 5}
+                    "charset": "utf8mb4", "read_timeout": 30, "connect_timeout": 5,
+                    **tls_options(self._cfg)}
         kwargs: dict[str, Any] = {}
         if self._mariadb:
             kwargs.update(is_mariadb=True, auto_position=GtidSet.parse(
