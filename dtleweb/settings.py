@@ -195,14 +195,18 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"redact": {"()": "dtleweb.logredact.RedactSecrets"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                    "filters": ["redact"]},
     },
     "loggers": {
         "replication": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "dtleweb": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "accounts": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # Request lines of the development server, whose query strings may carry a password.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
