@@ -9,6 +9,7 @@ password cannot be guessed faster than the rate even when the right one is among
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib.auth import authenticate
@@ -68,7 +69,8 @@ class FailedLoginByUser(FailedLoginThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         data = request.data if hasattr(request.data, "get") else {}
         name = f"{data.get('tenant', '')}/{data.get('username', '')}"
-        return self.cache_format % {"scope": self.scope, "ident": name[:300]}
+        digest = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()  # any text, short key
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class FailedLoginByAddress(FailedLoginThrottle):

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from pymysql.charset import charset_by_name
 from rest_framework import serializers
 
 from replication.config import (
@@ -77,6 +78,11 @@ class MySQLConnectionConfigSerializer(StrictSerializer):
     mysql_ssl_key = _text("Path of the client certificate's private key (PEM).", max_length=4096)
     mysql_ssl_verify_identity = _flag(
         "Also check that the server's certificate names mysql_host (needs mysql_ssl_ca).", False)
+
+    def validate_mysql_character_set(self, value: str) -> str:
+        if value and charset_by_name(value) is None:
+            raise serializers.ValidationError(f"{value!r} is not a MySQL character set")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("mysql_ssl_cert")) != bool(attrs.get("mysql_ssl_key")):
