@@ -1,7 +1,11 @@
 """Prometheus metrics at ``/metrics``: nodes, jobs and each running task's stats record.
 
 Read on every scrape from the store and Redis (the same records ``/v2/monitor/task`` serves),
-so any API process can answer and nothing has to be pushed.
+so any API process can answer and nothing has to be pushed. Besides the project's own
+``dtle_task_*`` gauges, the gauges dtle itself exports carry dtle's names (``dtle_network_*``,
+``dtle_buffer_*``, ``dtle_delay_time``, ``dtle_src_extracted_incr_tx_count``,
+``dtle_dest_applied_incr_tx_count``), so dashboards built for dtle keep working; dtle's one
+``task_name="<job>_<task>"`` label is split here into ``job_id`` and ``task_name``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,28 @@ _TASK_GAUGES = (
 )
 
 
+# dtle's gauge names (its go-metrics prefix "dtle"), the task kinds that report each, the value.
+_DTLE_GAUGES = (
+    ("dtle_network_in_msgs", ("src", "dest"), lambda r: r["nats_message_status"]["in_messages"]),
+    ("dtle_network_out_msgs", ("src", "dest"), lambda r: r["nats_message_status"]["out_messages"]),
+    ("dtle_network_in_bytes", ("src", "dest"), lambda r: r["nats_message_status"]["in_bytes"]),
+    ("dtle_network_out_bytes", ("src", "dest"), lambda r: r["nats_message_status"]["out_bytes"]),
+    ("dtle_buffer_event_queue_size", ("src",),
+     lambda r: r["buffer_status"]["binlog_event_queue_size"]),
+    ("dtle_buffer_src_queue_size", ("src",),
+     lambda r: r["buffer_status"]["extractor_tx_queue_size"]),
+    ("dtle_buffer_send_by_timeout", ("src",), lambda r: r["buffer_status"]["send_by_timeout"]),
+    ("dtle_buffer_send_by_size_full", ("src",),
+     lambda r: r["buffer_status"]["send_by_size_full"]),
+    ("dtle_buffer_dest_queue2_size", ("dest",),
+     lambda r: r["buffer_status"]["applier_tx_queue_size"]),
+    ("dtle_delay_time", ("src", "dest"), lambda r: r["delay_count"]["time"]),
+    ("dtle_src_extracted_incr_tx_count", ("src",), lambda r: r["exec_master_tx_count"]),
+    ("dtle_dest_applied_incr_tx_count", ("dest",), lambda r: r["exec_master_tx_count"]),
+)
+_LABELS = ["job_id", "task_name", "allocation_id"]
+
+
 class StoreCollector(Collector):
     """Builds the metric families from the job store and the stats records."""
 
@@ -49,9 +75,10 @@ class StoreCollector(Collector):
         yield from self._task_metrics()
 
     def _task_metrics(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["job_id", "task_name", "allocation_id"]
-        families = [(GaugeMetricFamily(f"dtle_task_{name}", doc, labels=labels), read)
-                    for name, doc, read in _TASK_GAUGES]
+        own = [(GaugeMetricFamily(f"dtle_task_{name}", doc, labels=_LABELS), ("src", "dest"), read)
+               for name, doc, read in _TASK_GAUGES]
+        dtle = [(GaugeMetricFamily(name, f"dtle's {name} gauge", labels=_LABELS), kinds, read)
+                for name, kinds, read in _DTLE_GAUGES]
         store = StatsStore(get_redis())
         tasks = Task.objects.exclude(current_allocation=None).select_related("current_allocation")
         for task in tasks:
@@ -59,9 +86,10 @@ class StoreCollector(Collector):
             record = store.load(allocation_id)
             if record is None:
                 continue
-            for family, read in families:
-                family.add_metric([task.job_id, task.task_name, allocation_id], read(record))
-        for family, _ in families:
+            for family, kinds, read in (*own, *dtle):
+                if task.kind in kinds:
+                    family.add_metric([task.job_id, task.task_name, allocation_id], read(record))
+        for family, _, _ in (*own, *dtle):
             yield family
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,4 +55,21 @@ def test_metrics_report_nodes_jobs_and_task_stats(settings: Any) -> None:
     assert samples[("dtle_task_transactions", labels)] == 7
     assert samples[("dtle_task_backlog_messages", labels)] == 3
     assert samples[("dtle_task_full_copy_progress_ratio", labels)] == pytest.approx(0.617)
+    # dtle's own gauge names, for dashboards made for dtle
+    assert samples[("dtle_delay_time", labels)] == 2
+    assert samples[("dtle_dest_applied_incr_tx_count", labels)] == 7
+    assert ("dtle_src_extracted_incr_tx_count", labels) not in samples  # a dest task
+    assert samples[("dtle_network_in_msgs", labels)] == 0
     get_redis().delete(f"dtle:stats:{allocation.allocation_id}")
+
+
+def test_the_grafana_dashboard_queries_only_exported_metrics(settings: Any) -> None:
+    settings.REDIS_URL = REDIS_TEST_URL
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docker" /
+                            "grafana-dashboard.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bdtle_[a-z0-9_]+", target["expr"])}
+    exported = {family.name for family in text_string_to_metric_families(
+        Client().get("/metrics").content.decode())}
+    assert len(queried) >= 8
+    assert queried - exported == set()
