@@ -40,12 +40,12 @@ class TaskInline(admin.TabularInline):
 class JobAdmin(ReadMostlyAdmin):
     """Jobs; deleting here skips the transport cleanup, so use POST /v2/job/delete instead."""
 
-    list_display = ("job_id", "job_name", "job_type", "status", "desired_state", "version",
-                    "updated_at")
-    list_filter = ("job_type", "status", "desired_state")
+    list_display = ("job_id", "job_name", "tenant", "job_type", "status", "desired_state",
+                    "version", "updated_at")
+    list_filter = ("tenant", "job_type", "status", "desired_state")
     search_fields = ("job_id", "job_name")
     exclude = ("config",)
-    readonly_fields = ("job_id", "job_name", "job_type", "failover", "desired_state", "status",
+    readonly_fields = ("job_id", "job_name", "tenant", "job_type", "failover", "desired_state", "status",
                        "status_description", "masked_config", "version", "create_index",
                        "modify_index", "created_at", "updated_at")
     inlines = (TaskInline,)

@@ -20,7 +20,7 @@ JOB_TYPES = ("migration", "sync", "subscription")
 
 def _text(help_text: str, required: bool = False) -> serializers.CharField:
     extra = {} if required else {"default": ""}
-    return serializers.CharField(required=required, allow_blank=not required,
+    return serializers.CharField(required=required, allow_blank=not required, max_length=255,
                                  help_text=help_text, **extra)
 
 
@@ -57,7 +57,7 @@ class JobListQuerySerializer(serializers.Serializer):
 class MonitorQuerySerializer(serializers.Serializer):
     """Which allocation's stats to read."""
 
-    allocation_id = serializers.CharField(help_text="Allocation id (UUID).")
+    allocation_id = serializers.CharField(max_length=64, help_text="Allocation id (UUID).")
     task_name = _text("Task name (src or dest); checked against the allocation when given.")
     nomad_http_address = _text("Ignored; kept for dtle clients.")
 

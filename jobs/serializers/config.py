@@ -29,6 +29,11 @@ from replication.crypto import decrypt_password
 from replication.errors import ConfigError
 from replication.scope.where import checked_where
 
+# Bounds that no real job reaches but that keep a hostile body from costing much: MySQL tables
+# have at most 4096 columns, and 10,000 rules is far beyond any hand-written config.
+MAX_COLUMNS = 4096
+MAX_RULES = 10_000
+
 
 class StrictSerializer(serializers.Serializer):
     """A serializer that rejects fields it does not know, naming them."""
@@ -104,6 +109,7 @@ class TableRuleSerializer(StrictSerializer):
                          max_length=1024)
     column_map_from = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, default=list,
+        max_length=MAX_COLUMNS,
         allow_null=True, help_text="Source columns to copy, in this order (empty: all).")
     where = _text("Boolean SQL expression over the table's columns; rows failing it are skipped.",
                   max_length=4096)
@@ -136,7 +142,7 @@ class SchemaRuleSerializer(StrictSerializer):
     table_schema_rename = _text(
         "Target schema name; with table_schema_regex a template such as new_${1}.",
         max_length=1024, allow_null=True)
-    tables = TableRuleSerializer(many=True, required=False, default=list,
+    tables = TableRuleSerializer(many=True, required=False, default=list, max_length=MAX_RULES,
                                  help_text="Table rules; empty means every table of the schema.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +163,7 @@ class SchemaRuleSerializer(StrictSerializer):
 
 def _rules(help_text: str) -> SchemaRuleSerializer:
     return SchemaRuleSerializer(many=True, required=False, default=list, allow_null=True,
+                                max_length=MAX_RULES,
                                 help_text=help_text)
 
 
@@ -218,7 +225,7 @@ class KafkaDestTaskSerializer(StrictSerializer):
     node_id = _text("Preferred node (failover=true) or required node (failover=false).",
                     max_length=128)
     kafka_broker_addrs = serializers.ListField(
-        child=serializers.CharField(max_length=255), min_length=1,
+        child=serializers.CharField(max_length=255), min_length=1, max_length=100,
         help_text="Kafka brokers as host:port.")
     kafka_topic = serializers.CharField(max_length=200, help_text="Topic (prefix).")
     message_group_max_size = _count("Bytes of messages batched into one produce.", 1, 1, 1 << 30)
