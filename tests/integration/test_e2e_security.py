@@ -5,6 +5,7 @@ statements ran."""
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,16 @@ def test_crafted_names_and_filters_replicate_inertly_and_run_nothing_else(
         server.execute(f"DROP DATABASE {mark}")
     source_server.execute(f"DROP DATABASE `{schema}`")
     target_server.execute(f"DROP DATABASE `{renamed_schema.replace('`', '``')}`")
+
+
+def test_the_running_api_wants_a_token_and_throttles_wrong_passwords(cluster: Cluster) -> None:
+    assert cluster.request("GET", "/v2/jobs", auth=False)[0] == 401
+    bare = {"Authorization": cluster.token}
+    assert cluster.request("GET", "/v2/jobs", auth=False, headers=bare)[0] == 200
+    for path in ("/metrics", "/health"):
+        with urllib.request.urlopen(cluster.base_url + path, timeout=10) as response:
+            assert response.status == 200, path
+    user = f"nobody{uuid.uuid4().hex[:6]}"
+    codes = [cluster.request("POST", "/v2/login", auth=False, form={
+        "tenant": "platform", "username": user, "password": "guess"})[0] for _ in range(6)]
+    assert codes == [401] * 5 + [429]
