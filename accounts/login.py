@@ -10,6 +10,7 @@ password cannot be guessed faster than the rate even when the right one is among
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 from django.contrib.auth import authenticate
@@ -99,10 +100,11 @@ class LoginView(APIView):
                    summary="Log in and get a token")
     def post(self, request: Request) -> Response:
         throttles = [FailedLoginByUser(), FailedLoginByAddress()]
-        waits = [t.wait() for t in throttles if not t.allow_request(request, self)]
+        waits = [t.wait() or 0 for t in throttles if not t.allow_request(request, self)]
         if waits:
-            raise Throttled(wait=max((w or 0) for w in waits),
-                            detail="too many failed logins; try again later")
+            throttled = Throttled(wait=max(waits))  # the wait also goes out as Retry-After
+            throttled.detail = f"too many failed logins; try again in {math.ceil(max(waits))} s"
+            raise throttled
         credentials = LoginSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         given = credentials.validated_data

@@ -52,9 +52,10 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     status_description = models.TextField(blank=True, default="")
     config = models.JSONField()
-    # Who sees and changes the job: its tenant's users and the platform tenant's.
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, default="platform",
-                               related_name="jobs")
+    # Who sees and changes the job: its tenant's users and the platform tenant's. A name, not a
+    # foreign key: a job outlives its tenant's row (only platform then sees it), and jobs can be
+    # stored before any tenant row exists.
+    tenant = models.CharField(max_length=64, default="platform", db_index=True)
     # Bumped on every create/update; tasks compare it to notice an update and restart.
     version = models.PositiveIntegerField(default=1)
     create_index = models.PositiveIntegerField(default=0)

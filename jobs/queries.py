@@ -33,7 +33,7 @@ def _allocation(allocation_id: str, scope: str | None) -> Allocation:
         raise BadRequest(f"allocation_id: {allocation_id!r} is not an allocation id") from exc
     allocations = Allocation.objects.select_related("task").filter(allocation_id=key)
     if scope is not None:
-        allocations = allocations.filter(task__job__tenant_id=scope)
+        allocations = allocations.filter(task__job__tenant=scope)
     allocation = allocations.first()
     if allocation is None:
         raise JobNotFound(f"allocation {allocation_id} does not exist")

@@ -80,8 +80,8 @@ def create_or_update_job(job_type: str, data: dict[str, Any], tenant: str = PLAT
         job = Job.objects.select_for_update().filter(job_id=job_id).first()
         if job is None:
             job = Job(job_id=job_id, job_type=job_type, create_index=index, version=0,
-                      tenant_id=tenant)
-        elif scope is not None and job.tenant_id != scope:
+                      tenant=tenant)
+        elif scope is not None and job.tenant != scope:
             # Ids are global; say no more than that this one is taken.
             raise Conflict(f"job id {job_id} is taken; choose another job_id or job_name")
         elif job.job_type != job_type:
@@ -105,7 +105,7 @@ def create_or_update_job(job_type: str, data: dict[str, Any], tenant: str = PLAT
 def visible_jobs(scope: str | None) -> Any:
     """The jobs a caller limited to tenant ``scope`` sees (None: all)."""
     jobs = Job.objects.all()
-    return jobs if scope is None else jobs.filter(tenant_id=scope)
+    return jobs if scope is None else jobs.filter(tenant=scope)
 
 
 def get_job(job_id: str, job_type: str | None = None, scope: str | None = None) -> Job:

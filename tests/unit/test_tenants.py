@@ -46,7 +46,7 @@ def ids(client: APIClient, route: str = "/v2/jobs") -> list[str]:
 
 
 def test_a_job_belongs_to_the_tenant_that_created_it(acme_job: str) -> None:
-    assert Job.objects.get(job_id=acme_job).tenant_id == "acme"
+    assert Job.objects.get(job_id=acme_job).tenant == "acme"
 
 
 def test_the_list_shows_a_tenant_only_its_jobs(acme: APIClient, globex: APIClient,
@@ -94,7 +94,7 @@ def test_another_tenant_cannot_update_a_job(globex: APIClient, acme_job: str, ro
     assert response.json()["message"] == (
         f"job id {acme_job} is taken; choose another job_id or job_name")
     job = Job.objects.get(job_id=acme_job)
-    assert (job.tenant_id, job.version, job.config["src_task"]["chunk_size"]) == ("acme", 1, 2000)
+    assert (job.tenant, job.version, job.config["src_task"]["chunk_size"]) == ("acme", 1, 2000)
 
 
 def test_the_owner_and_platform_change_the_job(acme: APIClient, api_client: APIClient,
@@ -103,7 +103,7 @@ def test_the_owner_and_platform_change_the_job(acme: APIClient, api_client: APIC
     assert api_client.post("/v2/job/resume", {"job_id": acme_job}).status_code == 200
     assert acme.get("/v2/job/migration/detail", {"job_id": acme_job}).status_code == 200
     assert create(api_client, "acmejob").status_code == 200  # platform updates it in place
-    assert Job.objects.get(job_id=acme_job).tenant_id == "acme"
+    assert Job.objects.get(job_id=acme_job).tenant == "acme"
     assert acme.post("/v2/job/delete", {"job_id": acme_job}).status_code == 200
     assert not Job.objects.filter(job_id=acme_job).exists()
 
