@@ -139,6 +139,18 @@ class MariaDBServer:
         finally:
             conn.close()
 
+    def purge_binary_logs_to(self, name: str, timeout: float = 30.0) -> None:
+        """``PURGE BINARY LOGS TO name``, repeated until the older files are gone: MariaDB keeps
+        a file until its binlog checkpoint has moved past it, which happens asynchronously."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.execute(f"PURGE BINARY LOGS TO '{name}'")
+            if self.execute("SHOW BINARY LOGS")[0][0] == name:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"binlog files before {name} were not purged in {timeout}s")
+            time.sleep(0.2)
+
     def connection_config(self) -> dict[str, object]:
         """The ``mysql_connection_config`` object of a job for this server."""
         config: dict[str, object] = {"mysql_host": "127.0.0.1", "mysql_port": self.port,

@@ -89,3 +89,12 @@ def unquoted_uses(statement: str, word: str) -> list[str]:
             TokenType.HEX_STRING, TokenType.BIT_STRING}
     return [token.text for token in MySQL().tokenize(statement)
             if word.lower() in token.text.lower() and token.token_type not in safe]
+
+
+def names_holding(statement: str, word: str) -> list[str]:
+    """Names (quoted or bare) in ``statement`` that hold ``word``; text inside string literals
+    (a checkpoint row that records a crafted name, say) does not count."""
+    strings = {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEX_STRING,
+               TokenType.BIT_STRING}
+    return [token.text for token in MySQL().tokenize(statement)
+            if word.lower() in token.text.lower() and token.token_type not in strings]

@@ -246,14 +246,7 @@ def test_a_position_purged_while_paused_fails_the_job_with_the_way_back(
         before = table_digest(target_server, schema, "items")
         write_some(source, schema, 50_000, 100)  # changes the target has not seen
         source.execute("FLUSH BINARY LOGS")
-        newest = source.execute("SHOW BINARY LOGS")[-1][0]
-
-        def purged() -> bool:
-            # MariaDB keeps a file until its binlog checkpoint moved on: purge until it is gone.
-            source.execute(f"PURGE BINARY LOGS TO '{newest}'")
-            return bool(source.execute("SHOW BINARY LOGS")[0][0] == newest)
-
-        wait_for(purged, 30, "the old binlog files to be purged")
+        source.purge_binary_logs_to(str(source.execute("SHOW BINARY LOGS")[-1][0]))
         write_some(source, schema, 60_000, 100)
         cluster.post("/v2/job/resume", job_id=job_id)
 

@@ -22,6 +22,7 @@ from tests.integration.e2e_support import create_dataset, migration_config, same
 from tests.integration.security_support import (
     admin_pages,
     general_log,
+    names_holding,
     redis_dump,
     unquoted_uses,
 )
@@ -194,8 +195,10 @@ def test_crafted_names_and_filters_replicate_inertly_and_run_nothing_else(
     named = [s for s in statements if mark in s]
     assert any(s.startswith("INSERT") for s in logged[target_server] if mark in s)
     assert [(s, unquoted_uses(s, mark)) for s in named if unquoted_uses(s, mark)] == []
+    # No DROP or DELETE names a canary object (the engine's own DELETE of a schema-history row
+    # may carry the crafted name inside a string literal: that is data, not a name).
     assert [s for s in statements if s.lstrip().upper().startswith(("DROP", "DELETE"))
-            and mark in s] == []
+            and names_holding(s, mark)] == []
     for server in (source_server, target_server):
         server.execute(f"DROP DATABASE {mark}")
     source_server.execute(f"DROP DATABASE `{schema}`")

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(settings: Any) -> APIClient:
+def client(settings: Any, api_client: APIClient) -> APIClient:
     settings.REDIS_URL = REDIS_TEST_URL
-    return APIClient()
+    return api_client
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +109,9 @@ def test_a_purged_start_position_is_named(client: APIClient, tmp_path: Path,
         source.execute("FLUSH BINARY LOGS")
         source.execute("INSERT INTO p.t VALUES (2)")
         assert _src_report(client, source, target_server, gtid=old)["binlog_validation"]["validated"]
-        source.execute("PURGE BINARY LOGS TO 'mysql-bin.000002'")
+        source.purge_binary_logs_to("mysql-bin.000002")
         report = _src_report(client, source, target_server, gtid=old)
-        assert report["binlog_validation"]["validated"] is False
+        assert report["binlog_validation"]["validated"] is False, report
         assert "start position is purged" in report["binlog_validation"]["error"], report
         missing = _src_report(client, source, target_server, binlog_file="mysql-bin.000001",
                               binlog_pos=4)
