@@ -1,17 +1,25 @@
 """The src side of the incremental stage: binlog → filtered transactions → grouped messages.
 
-A reader thread decodes the binlog into a bounded queue while the task's thread filters,
-groups and sends, so decoding overlaps with the Redis round trips. Groups close when their
-estimated size reaches ``group_max_size`` bytes or their oldest transaction waited
-``group_timeout`` ms; ``buffer_status`` counts which.
+A reader thread decodes the binlog into a bounded buffer while the task's thread filters,
+groups and sends, so decoding overlaps with the Redis round trips. A message carries every
+transaction the reader has ready when it is sent, never waiting for more than
+``group_timeout`` ms: with ``group_max_size`` = 1 (the default) it goes as soon as the buffer is
+empty, so one Redis round trip carries whatever queued up while the previous one was on the
+wire. Larger ``group_max_size`` values hold a group until that many (estimated) bytes or the
+timeout; ``buffer_status`` counts which. While the stream is at ``repl_chan_buffer_size`` the
+group keeps growing, up to ``MESSAGE_BYTES``, instead of waiting with a full message in hand.
+
+Memory is bounded whatever the backlog: the reader's buffer by ``BUFFER_BYTES`` (and
+``BUFFER_ITEMS``), a message by ``MESSAGE_BYTES`` (a single larger transaction travels
+alone), and the stream by ``repl_chan_buffer_size`` messages.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from replication.position import BinlogPosition
@@ -19,23 +27,49 @@ from replication.scope.rows import RowFilter
 from replication.source.binlog import BinlogReader
 from replication.stats import STAGE_SENDING
 from replication.task import TaskContext
-from replication.wire.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
+from replication.wire.changes import IncrementalStart, Transaction, TransactionGroup, estimate_size
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 256
+BUFFER_ITEMS = 4096
+BUFFER_BYTES = 4 << 20  # estimated bytes of decoded transactions the reader may run ahead
+MESSAGE_BYTES = 512 << 10  # estimated bytes of one message, unless group_max_size is larger
+FULL_POLL = 0.01  # seconds between looks at a full stream
 _END = object()
 
 
-def estimate_size(tx: Transaction) -> int:
-    """A cheap stand-in for the encoded size (encoding twice would cost more than it tells)."""
-    size = 64
-    for change in tx.changes:
-        if isinstance(change, RowEvent):
-            size += len(change.rows) * (len(change.columns) * 9 + 4) * (2 if change.kind == "update" else 1)
-        else:
-            size += len(change.statement)
-    return size
+class _Buffer:
+    """The reader's hand-off: at most ``BUFFER_ITEMS`` items and ``BUFFER_BYTES`` estimated
+    bytes, but always room for one item however large (a transaction is never split)."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[Any, int]] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+
+    def put(self, item: Any, size: int, timeout: float) -> bool:
+        with self._cond:
+            full = lambda: self._items and (  # noqa: E731
+                len(self._items) >= BUFFER_ITEMS or self._bytes + size > BUFFER_BYTES)
+            if full() and not self._cond.wait_for(lambda: not full(), timeout):
+                return False
+            self._items.append((item, size))
+            self._bytes += size
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout: float) -> tuple[Any, int] | None:
+        """The oldest item, waiting up to ``timeout`` seconds (0: not at all); None if none."""
+        with self._cond:
+            if not self._items and (timeout <= 0 or not self._cond.wait_for(lambda: self._items, timeout)):
+                return None
+            item, size = self._items.popleft()
+            self._bytes -= size
+            self._cond.notify_all()
+            return item, size
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class IncrementalSource:
@@ -47,11 +81,13 @@ class IncrementalSource:
         self._reader = reader
         self._filter = row_filter
         self._announce = announce
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._buffer = _Buffer()
         self._error: BaseException | None = None
         self._done = threading.Event()
+        self._ended = False
         src = ctx.job.src_task
         self._max_size = max(1, src.group_max_size)
+        self._message_bytes = max(MESSAGE_BYTES, self._max_size)
         self._timeout = max(1, src.group_timeout) / 1000.0
         self._pending: list[Transaction] = []
         self._pending_size = 0
@@ -68,16 +104,14 @@ class IncrementalSource:
                 if self._done.is_set():
                     break
                 item = tx if tx is None else self._filter.apply(tx)
-                while not self._done.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                size = 0 if item is None else estimate_size(item)
+                while not self._done.is_set() and not self._buffer.put(item, size, 0.2):
+                    continue
         except BaseException as exc:  # noqa: BLE001 - re-raised on the task's thread
             self._error = exc
         finally:
-            self._queue.put(_END)
+            while not self._buffer.put(_END, 0, 0.2) and not self._done.is_set():
+                continue
 
     def run(self) -> None:
         ctx = self._ctx
@@ -99,36 +133,56 @@ class IncrementalSource:
 
     def _loop(self) -> None:
         ctx = self._ctx
-        while not ctx.stop.is_set():
-            wait = self._timeout if self._pending else 0.5
-            if self._pending:
-                wait = max(0.0, self._pending_since + self._timeout - time.monotonic())
-            try:
-                item = self._queue.get(timeout=wait)
-            except queue.Empty:
-                item = None
-            if item is _END:
-                if self._error is not None:
-                    raise self._error
-                return
-            if item is not None:
-                self._add(item)
-            elif not self._pending and self._queue.empty():
+        while not ctx.stop.is_set() and not self._ended:
+            got = self._buffer.get(self._wait())
+            if got is not None:
+                self._take(got)
+                self._collect()
+            elif not self._pending and not len(self._buffer):
                 ctx.stats.set_caught_up()  # everything read was sent; waiting for new binlog
-            if self._pending and (self._pending_size >= self._max_size or
-                                  time.monotonic() - self._pending_since >= self._timeout):
+            if self._pending and self._due() and (
+                    self._pending_size >= self._message_bytes or ctx.transport.has_room()):
                 self._send(by_size=self._pending_size >= self._max_size)
             self._publish()
         if self._pending:
             self._send(by_size=False)
+        if self._error is not None:
+            raise self._error
 
-    def _add(self, tx: Transaction) -> None:
+    def _wait(self) -> float:
+        """How long the next read may block: until the group is due, or a full stream's next look."""
+        if not self._pending:
+            return 0.5
+        if self._due():
+            return FULL_POLL  # due, but the stream was full
+        return max(0.0, self._pending_since + self._timeout - time.monotonic())
+
+    def _due(self) -> bool:
+        return (self._pending_size >= self._max_size
+                or time.monotonic() - self._pending_since >= self._timeout)
+
+    def _collect(self) -> None:
+        """Add what the reader already has, up to one message's worth."""
+        while not self._ended and self._pending_size < self._message_bytes:
+            got = self._buffer.get(0)
+            if got is None:
+                return
+            self._take(got)
+
+    def _take(self, got: tuple[Any, int]) -> None:
+        item, size = got
+        if item is _END:
+            self._ended = True
+        elif item is not None:
+            self._add(item, size)
+
+    def _add(self, tx: Transaction, size: int) -> None:
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append(tx)
         if tx.gtid:
             self._sent.add(tx.gtid)
-        self._pending_size += estimate_size(tx)
+        self._pending_size += size
         self._last = tx
         stats = self._ctx.stats
         stats.stage = STAGE_SENDING
@@ -138,7 +192,7 @@ class IncrementalSource:
     def _send(self, by_size: bool) -> None:
         last = self._pending[-1]
         end = BinlogPosition(last.file, last.pos, self._sent.format())
-        self._ctx.transport.send(TransactionGroup(self._pending, end))
+        self._ctx.transport.send(TransactionGroup(self._pending, end), poll_seconds=FULL_POLL)
         buffers = self._ctx.stats.buffer_status
         if by_size:
             buffers.send_by_size_full += 1
@@ -148,7 +202,7 @@ class IncrementalSource:
 
     def _publish(self) -> None:
         stats = self._ctx.stats
-        stats.buffer_status.binlog_event_queue_size = self._queue.qsize()
+        stats.buffer_status.binlog_event_queue_size = len(self._buffer)
         stats.buffer_status.extractor_tx_queue_size = len(self._pending)
         if self._last is not None:
             coords = stats.current_coordinates

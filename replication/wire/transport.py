@@ -20,15 +20,17 @@ from replication.stop import StopSignal
 from replication.wire import codec
 
 # XADD only while the lease key still names this sender and the backlog is under capacity,
-# atomically and in one round trip: false = fenced out, 0 = full (wait and retry).
+# atomically and in one round trip: false = fenced out, 0 = full (wait and retry), else the
+# entry id and the backlog after it.
 _FENCED_XADD = """
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return false
 end
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+local queued = redis.call('XLEN', KEYS[1])
+if queued >= tonumber(ARGV[3]) then
   return 0
 end
-return redis.call('XADD', KEYS[1], '*', 'm', ARGV[2])
+return {redis.call('XADD', KEYS[1], '*', 'm', ARGV[2]), queued + 1}
 """
 
 
@@ -73,27 +75,43 @@ class RedisTransport:
         self._fence = fence
         self._cursor = "0"
         self._xadd = client.register_script(_FENCED_XADD)
+        # The backlog after this sender's last append: an upper bound of the backlog now, as
+        # only the dest removes entries (and only this sender adds them).
+        self._known_backlog = self.capacity
         self.status = MessageStatus()
 
     # -- src side -------------------------------------------------------------------------
     def send(self, message: Any, poll_seconds: float = 0.05) -> str:
-        """Append one message, first waiting while the backlog is at capacity."""
+        """Append one message, first waiting while the backlog is at capacity (looking at the
+        stream's length every ``poll_seconds``, without resending the message)."""
         self._check_stop()
         data = codec.encode(message)
         fence = self._fence
         keys = [self._key, fence.key if fence else self._key]
         args: list[str | bytes | int] = [fence.token if fence else "", data, self.capacity]
         while True:
-            entry_id = self._xadd(keys=keys, args=args)
-            if entry_id is None:
+            reply = self._xadd(keys=keys, args=args)
+            if reply is None:
                 raise FencedOut(f"lease {keys[1]} is held by another allocation")
-            if entry_id != 0:
+            if reply != 0:
                 break
-            self._check_stop()
-            time.sleep(poll_seconds)
+            while True:
+                self._check_stop()
+                time.sleep(poll_seconds)
+                if self.has_room():
+                    break
+        entry_id, self._known_backlog = reply[0], int(reply[1])
         self.status.out_messages += 1
         self.status.out_bytes += len(data)
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def has_room(self) -> bool:
+        """Whether a send now would not wait for the dest (a Redis round trip only when the
+        last append left the stream full)."""
+        if self._known_backlog < self.capacity:
+            return True
+        self._known_backlog = self.backlog()
+        return self._known_backlog < self.capacity
 
     def last_message(self) -> Any | None:
         """The newest message not yet applied, or None when the dest has applied everything."""
