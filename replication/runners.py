@@ -41,6 +41,8 @@ from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable
 
 log = logging.getLogger(__name__)
 
+RECEIVE_MESSAGES = 8
+
 
 def source_factory(ctx: TaskContext) -> ConnFactory:
     cfg = ctx.job.src_task.mysql_connection_config
@@ -169,7 +171,9 @@ class DestRunner:
         try:
             sink.open()
             while not ctx.stop.is_set():
-                entries = ctx.transport.receive(count=32, block_ms=200)
+                # A few messages at a time: each may hold thousands of transactions, and what
+                # is not yet applied stays in Redis, bounded by repl_chan_buffer_size.
+                entries = ctx.transport.receive(count=RECEIVE_MESSAGES, block_ms=200)
                 for entry in entries:
                     sink.submit(entry.entry_id, entry.message)
                     if ctx.stop.is_set():

@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pymysql
@@ -32,6 +31,7 @@ from pymysql.converters import escape_float, escape_string
 from replication.errors import TargetError
 from replication.mysql import ConnFactory, quote_ident, quote_table
 from replication.sinks.mysql.fence import UNFENCED, OwnerFence
+from replication.sinks.mysql.keys import TableKey, TableKeys
 from replication.wire.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
@@ -42,57 +42,18 @@ MAX_RETRIES = 5
 STATEMENT_BYTES = 512 * 1024  # one multi-row statement: far under any max_allowed_packet
 ROUND_TRIP_BYTES = 1024 * 1024
 
+__all__ = ["MySQLApplier", "TableKey", "TableKeys"]
+
+# A source transaction and the tables it writes idempotently (the full copy's window).
+Applied = tuple[Transaction, frozenset[tuple[str, str]]]
 
 
-@dataclass(frozen=True)
-class TableKey:
-    """A target table's key columns (empty: no usable key) and its unique keys for writesets."""
-
-    key: tuple[str, ...]
-    uniques: tuple[tuple[str, ...], ...]
-
-
-class TableKeys:
-    """Caches the key of each target table; cleared after every DDL."""
-
-    def __init__(self, conn_factory: ConnFactory) -> None:
-        self._factory = conn_factory
-        self._cache: dict[tuple[str, str], TableKey] = {}
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def get(self, schema: str, table: str) -> TableKey:
-        with self._lock:
-            found = self._cache.get((schema, table))
-            if found is None:
-                found = self._cache[(schema, table)] = self._load(schema, table)
-            return found
-
-    def _load(self, schema: str, table: str) -> TableKey:
-        conn = self._factory()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT s.INDEX_NAME, s.COLUMN_NAME, c.IS_NULLABLE FROM information_schema.STATISTICS s "
-                    "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA=s.TABLE_SCHEMA AND "
-                    "c.TABLE_NAME=s.TABLE_NAME AND c.COLUMN_NAME=s.COLUMN_NAME "
-                    "WHERE s.TABLE_SCHEMA=%s AND s.TABLE_NAME=%s AND s.NON_UNIQUE=0 "
-                    "ORDER BY s.INDEX_NAME='PRIMARY' DESC, s.INDEX_NAME, s.SEQ_IN_INDEX", (schema, table))
-                rows = cur.fetchall()
-        finally:
-            conn.close()
-        indexes: dict[str, list[str]] = {}
-        nullable: set[str] = set()
-        for name, column, is_nullable in rows:
-            indexes.setdefault(name, []).append(column)
-            if is_nullable == "YES":
-                nullable.add(name)
-        uniques = tuple(tuple(cols) for cols in indexes.values())
-        usable = [tuple(cols) for name, cols in indexes.items() if name not in nullable]
-        return TableKey(usable[0] if usable else (), uniques)
+def _named(items: Sequence[Applied]) -> str:
+    """The source transactions of one target transaction, for messages."""
+    if len(items) == 1:
+        return f"source transaction {items[0][0].ident}"
+    return (f"{len(items)} source transactions {items[0][0].ident} to {items[-1][0].ident} "
+            "(one target transaction)")
 
 
 class MySQLApplier:
@@ -105,46 +66,84 @@ class MySQLApplier:
         self._checkpoint_sql = checkpoint_sql
         self.fence = fence
         self._conn: pymysql.connections.Connection | None = None
+        self._lock = threading.Lock()
+        # How values are written, from the first connection (sql_mode is set on connect).
+        self._escape: Callable[[Any], str] | None = None
+        self._multi = False
 
     def connection(self) -> pymysql.connections.Connection:
-        if self._conn is None:
-            self._conn = self._factory()
-            with self._conn.cursor() as cur:
-                # Row images carry TIMESTAMPs in UTC; foreign keys are the source's business.
-                cur.execute("SET time_zone='+00:00', foreign_key_checks=0, sql_mode=''")
-        return self._conn
+        with self._lock:  # a worker's builder thread may ask for the dialect meanwhile
+            if self._conn is None:
+                conn = self._factory()
+                with conn.cursor() as cur:
+                    # Row images carry TIMESTAMPs in UTC; foreign keys are the source's business.
+                    cur.execute("SET time_zone='+00:00', foreign_key_checks=0, sql_mode=''")
+                self._conn = conn
+                if self._escape is None:
+                    self._escape = _literal(conn)
+                    self._multi = bool(conn.client_flag & CLIENT.MULTI_STATEMENTS)
+            return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection must not mask the cause
-                pass
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection must not mask the cause
+                    pass
+                self._conn = None
 
     def apply(self, tx: Transaction, checkpoint_args: tuple,
               idempotent: frozenset[tuple[str, str]] = frozenset()) -> None:
         """Apply ``tx`` and its checkpoint row in one target transaction, retrying deadlocks."""
-        self._commit_rows(tx, [(self._checkpoint_sql, checkpoint_args)], idempotent)
+        self.apply_batch([(tx, idempotent)], checkpoint_args)
 
-    def _commit_rows(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]],
-                     idempotent: frozenset[tuple[str, str]]) -> None:
-        """The row changes of ``tx`` and the checkpoint statements as one target transaction,
-        usually in a single round trip (see ``_Batch``)."""
+    def apply_batch(self, items: Sequence[Applied], checkpoint_args: tuple) -> None:
+        """Apply source transactions in order, and the checkpoint row that lists them, as one
+        target transaction (each ``(tx, tables to write idempotently)``)."""
+        self._commit_rows(items, [(self._checkpoint_sql, checkpoint_args)])
+
+    def render_batch(self, items: Sequence[Applied], checkpoint_args: tuple) -> list[str]:
+        """What ``apply_batch`` sends, so a worker can build it while the target is busy with
+        the previous batch; send it with ``execute``."""
+        return self._render(items, [(self._checkpoint_sql, checkpoint_args)])
+
+    def execute(self, round_trips: list[str], items: Sequence[Applied]) -> None:
+        """Send a rendered target transaction, retrying deadlocks."""
+        self._run(lambda: round_trips, items)
+
+    def _commit_rows(self, items: Sequence[Applied], checkpoint: Sequence[tuple[str, tuple]]) -> None:
+        """The row changes of ``items`` and the checkpoint statements as one target
+        transaction, usually in a single round trip (see ``_Batch``)."""
+        self._run(lambda: self._render(items, checkpoint), items)
+
+    def _render(self, items: Sequence[Applied], checkpoint: Sequence[tuple[str, tuple]]) -> list[str]:
+        if self._escape is None:
+            self.connection()
+        assert self._escape is not None
+        batch = _Batch(self._escape, self._multi)
+        for sql, args in self.fence.statements():  # first: it locks the owner row
+            batch.add_statement(sql, args)
+        for tx, idempotent in items:
+            for change in tx.changes:
+                if isinstance(change, RowEvent):
+                    self._rows(batch, change, (change.schema, change.table) in idempotent)
+        for sql, args in checkpoint:
+            batch.add_statement(sql, args)
+        batch.add("COMMIT")
+        return batch.round_trips()
+
+    def _run(self, render: Callable[[], list[str]], items: Sequence[Applied]) -> None:
+        """Render and send one target transaction; roll back and retry it on deadlocks and
+        lock wait timeouts, stop on a fence failure, raise ``TargetError`` otherwise."""
         for attempt in range(1, MAX_RETRIES + 1):
             conn = self.connection()
             try:
                 with conn.cursor() as cur:
-                    batch = _Batch(conn, cur)
-                    for sql, args in self.fence.statements():  # first: it locks the owner row
-                        batch.add_statement(sql, args)
-                    for change in tx.changes:
-                        if isinstance(change, RowEvent):
-                            self._rows(batch, change, (change.schema, change.table) in idempotent)
-                    for sql, args in checkpoint:
-                        batch.add_statement(sql, args)
-                    batch.add("COMMIT")
-                    batch.flush()
+                    for sql in render():
+                        cur.execute(sql)
+                        while cur.nextset():
+                            pass
                 return
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else 0
@@ -153,18 +152,17 @@ class MySQLApplier:
                 if fenced is not None:
                     raise fenced from exc
                 if code in RETRYABLE and attempt < MAX_RETRIES:
-                    log.warning("retrying transaction %s after error %s (attempt %d)",
-                                tx.ident, code, attempt)
+                    log.warning("retrying %s after error %s (attempt %d)", _named(items), code, attempt)
                     time.sleep(0.05 * attempt)
                     continue
-                raise TargetError(f"applying source transaction {tx.ident} failed: "
+                raise TargetError(f"applying {_named(items)} failed: "
                                   f"{exc.args[-1] if exc.args else exc}") from exc
         raise AssertionError("unreachable")
 
     def commit_statements(self, tx: Transaction, statements: Sequence[tuple[str, tuple]]) -> None:
         """``statements`` alone, on behalf of ``tx``, as one (fenced) target transaction."""
-        self._commit_rows(Transaction(tx.gtid, tx.file, tx.pos, tx.timestamp), statements,
-                          frozenset())
+        self._commit_rows([(Transaction(tx.gtid, tx.file, tx.pos, tx.timestamp), frozenset())],
+                          statements)
 
     def apply_ddl(self, tx: Transaction, checkpoint: Sequence[tuple[str, tuple]], may_have_run: bool,
                   idempotent: frozenset[tuple[str, str]] = frozenset()) -> None:
@@ -183,7 +181,7 @@ class MySQLApplier:
             with self.fence.guard(self._factory):
                 self._run_ddl(tx, change, may_have_run)
         self._keys.clear()
-        self._commit_rows(tx, checkpoint, idempotent)
+        self._commit_rows([(tx, idempotent)], checkpoint)
 
     def _run_ddl(self, tx: Transaction, change: DDL, may_have_run: bool) -> None:
         try:
@@ -264,50 +262,73 @@ class MySQLApplier:
 
 
 class _Batch:
-    """The statements of one target transaction as SQL text, sent ``BEGIN; ...; COMMIT`` in as
+    """The statements of one target transaction as SQL text, ``BEGIN; ...; COMMIT`` in as
     few round trips as the connection allows: one per ``ROUND_TRIP_BYTES`` with the
     MULTI_STATEMENTS client flag, else one per statement. The server stops at the first
-    failing statement, so an error leaves an open transaction the caller rolls back."""
+    failing statement, so an error leaves an open transaction the sender rolls back.
 
-    def __init__(self, conn: pymysql.connections.Connection, cur: Any) -> None:
-        self._escape = _literal(conn)
-        self._cur = cur
-        self._multi = bool(conn.client_flag & CLIENT.MULTI_STATEMENTS)
+    Rows added with the same statement head and suffix right after each other (the same kind
+    of change to the same table, from one source transaction or consecutive ones) become one
+    multi-row statement: in the same order, so with the same effect."""
+
+    def __init__(self, escape: Callable[[Any], str], multi: bool) -> None:
+        self._escape = escape
+        self._multi = multi
+        self._round_trips: list[str] = []
         self._parts: list[str] = ["BEGIN"]
         self._size = 5
+        self._open: tuple[str, str] | None = None  # head and suffix of the rows in ``_tuples``
+        self._tuples: list[str] = []
+        self._tuples_size = 0
 
     def add(self, sql: str) -> None:
-        self._parts.append(sql)
-        self._size += len(sql) + 1
-        if self._size >= ROUND_TRIP_BYTES:
-            self.flush()
+        self._close_rows()
+        self._append(sql)
 
     def add_statement(self, sql: str, args: Sequence[Any]) -> None:
         self.add(sql % tuple(map(self._escape, args)))
 
     def add_rows(self, head: str, suffix: str, rows: Sequence[Sequence[Any]]) -> None:
         """``head (row),(row),... suffix``: one statement per ``STATEMENT_BYTES`` of rows."""
+        if self._open != (head, suffix):
+            self._close_rows()
+            self._open = (head, suffix)
         escape = self._escape
-        tuples: list[str] = []
-        size = 0
         for row in rows:
             text = "(" + ",".join(map(escape, row)) + ")"
-            tuples.append(text)
-            size += len(text) + 1
-            if size >= STATEMENT_BYTES:
-                self.add(head + ",".join(tuples) + suffix)
-                tuples, size = [], 0
-        if tuples:
-            self.add(head + ",".join(tuples) + suffix)
+            self._tuples.append(text)
+            self._tuples_size += len(text) + 1
+            if self._tuples_size >= STATEMENT_BYTES:
+                self._emit_rows()
 
-    def flush(self) -> None:
+    def round_trips(self) -> list[str]:
+        """Everything added, as the texts to send one after the other."""
+        self._close_rows()
+        self._send()
+        return self._round_trips
+
+    def _close_rows(self) -> None:
+        if self._open is not None:
+            self._emit_rows()
+            self._open = None
+
+    def _emit_rows(self) -> None:
+        tuples, self._tuples, self._tuples_size = self._tuples, [], 0
+        if tuples and self._open is not None:
+            head, suffix = self._open
+            self._append(head + ",".join(tuples) + suffix)
+
+    def _append(self, sql: str) -> None:
+        self._parts.append(sql)
+        self._size += len(sql) + 1
+        if self._size >= ROUND_TRIP_BYTES:
+            self._send()
+
+    def _send(self) -> None:
+        """Close a round trip with the complete statements (rows still being collected stay)."""
         parts, self._parts, self._size = self._parts, [], 0
-        if not parts:
-            return
-        for sql in ([";".join(parts)] if self._multi else parts):
-            self._cur.execute(sql)
-            while self._cur.nextset():
-                pass
+        if parts:
+            self._round_trips.extend([";".join(parts)] if self._multi else parts)
 
 
 def _literal(conn: pymysql.connections.Connection) -> Callable[[Any], str]:

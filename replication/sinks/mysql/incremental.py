@@ -1,11 +1,12 @@
 """The dest side of the incremental stage: transaction groups → target, exactly once.
 
-Each transaction not yet in the checkpoint gets the next ``seq`` and goes to the worker pool
-with its dependency; its checkpoint row commits with it. Transactions that the src's filters
-emptied carry no rows: their GTIDs ride in the checkpoint row of the next transaction, or in a
-checkpoint-only transaction at the end of a group, so they are recorded without a target
-transaction each. The caller acks a transport entry once the low-water mark passed its last
-``seq``; ``maintain()`` folds committed rows into the compacted row about once a second.
+Each transaction not yet in the checkpoint is queued (``batches.BatchQueue``) with the tables
+it must write idempotently; a free worker applies everything queued as one target transaction
+whose checkpoint row lists every GTID it covers (``batches`` says who may share one). Those
+that the src's filters emptied carry no rows and only add their GTIDs to a checkpoint row. The
+caller acknowledges a transport entry once every transaction in it committed (``committed``
+passed the ordinal ``submit`` returned); ``maintain()`` updates the monitor's counters and folds
+committed rows into the compacted row about once a second.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from replication.config import MySQLDestTaskConfig
 from replication.gtid import GtidSet
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
-from replication.sinks.mysql.applier import MySQLApplier, TableKeys
+from replication.sinks.mysql.applier import MySQLApplier
+from replication.sinks.mysql.batches import Batch, BatchQueue, Pending
 from replication.sinks.mysql.checkpoint import (
     INSERT_SQL,
     PENDING_DDL_SEQ,
@@ -29,9 +31,17 @@ from replication.sinks.mysql.checkpoint import (
     load_checkpoint,
 )
 from replication.sinks.mysql.fence import UNFENCED, OwnerFence
-from replication.sinks.mysql.parallel import DependencyTracker, Job, WorkerPool
+from replication.sinks.mysql.keys import TableKeys
+from replication.sinks.mysql.parallel import DependencyTracker, WorkerPool
 from replication.stats import TaskStats
-from replication.wire.changes import IncrementalStart, RowEvent, Transaction, TransactionGroup
+from replication.stop import ManualStop, StopSignal
+from replication.wire.changes import (
+    IncrementalStart,
+    RowEvent,
+    Transaction,
+    TransactionGroup,
+    estimate_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +65,12 @@ class IncrementalApplier:
 
     def __init__(self, job_id: str, cfg: MySQLDestTaskConfig, conn_factory: ConnFactory,
                  stats: TaskStats, windows: Callable[[], TableWindows] | None = None,
-                 fence: OwnerFence = UNFENCED) -> None:
+                 fence: OwnerFence = UNFENCED, stop: StopSignal | None = None,
+                 on_commit: Callable[[int], None] | None = None) -> None:
         self.job_id = job_id
         self._factory = conn_factory
         self._stats = stats
+        self._stop = stop or ManualStop()
         self._store = CheckpointStore(conn_factory, job_id, fence)
         conn = conn_factory()
         try:
@@ -67,17 +79,16 @@ class IncrementalApplier:
             conn.close()
         self.checkpoint: Checkpoint | None = load_checkpoint(conn_factory, job_id)
         self._keys = TableKeys(conn_factory)
-        self._tracker = DependencyTracker(keys=self._keys, history_size=cfg.dependency_history_size,
-                                          use_commit_parents=cfg.use_my_sql_dependency)
+        workers = max(1, cfg.parallel_workers)
+        # One worker applies batches in order: no dependencies to compute.
+        tracker = DependencyTracker(keys=self._keys, history_size=cfg.dependency_history_size,
+                                    use_commit_parents=cfg.use_my_sql_dependency) if workers > 1 else None
         base = self.checkpoint.max_seq if self.checkpoint else 0
-        self._seq = base
         self._folded = 0
-        appliers = [MySQLApplier(conn_factory, self._keys, INSERT_SQL, fence)
-                    for _ in range(max(1, cfg.parallel_workers))]
-        self._pool = WorkerPool(appliers, base)
+        self._queue = BatchQueue(base, tracker, on_commit)
+        appliers = [MySQLApplier(conn_factory, self._keys, INSERT_SQL, fence) for _ in range(workers)]
+        self._pool = WorkerPool(appliers, self._queue, self._prepare)
         self._pending_ddl = self.checkpoint.pending_ddl if self.checkpoint else ""
-        self._empty: list[Transaction] = []
-        self._inflight: dict[int, Transaction] = {}
         self._next_fold = time.monotonic() + FOLD_INTERVAL
         self._load_windows = windows or dict
         self._windows: TableWindows | None = None
@@ -124,7 +135,9 @@ class IncrementalApplier:
         return frozenset(idempotent)
 
     def submit(self, group: TransactionGroup) -> int:
-        """Hand a group's transactions to the workers; return the seq that covers the group."""
+        """Queue a group's transactions for the workers; return the ordinal that covers the
+        group. Raises ``Stopped`` when stopped while waiting for room (the group may then be
+        partly queued: its entry must stay in the transport)."""
         checkpoint = self._ensure_checkpoint(group)
         for tx in group.transactions:
             if checkpoint.contains(tx.gtid, tx.file, tx.pos):
@@ -135,84 +148,79 @@ class IncrementalApplier:
                 checkpoint.applied_positions.add((tx.file, tx.pos))
             self._stats.read_master_tx_count += 1
             idempotent = self._stitch(tx)
-            if not tx.changes:
-                self._empty.append(tx)
-                continue
-            self._dispatch(tx, idempotent)
-        if self._empty:
-            last = self._empty[-1]
-            self._dispatch(Transaction(last.gtid, last.file, last.pos, last.timestamp), frozenset())
-        return self._seq
+            self._queue.put(Pending(tx, idempotent, estimate_size(tx)), self._stop)
+        return self._queue.submitted
 
-    def _dispatch(self, tx: Transaction, idempotent: frozenset[tuple[str, str]]) -> None:
-        self._seq += 1
-        seq = self._seq
+    def _prepare(self, applier: MySQLApplier, batch: Batch) -> Callable[[MySQLApplier], None]:
+        """How a worker applies one batch: its rows and one checkpoint row listing its GTIDs,
+        in one target transaction (rendered now, while the target may still be busy)."""
+        last = batch.last
         gtids = GtidSet(self.checkpoint.executed.mariadb if self.checkpoint else False)
-        for covered in (*self._empty, tx):
-            if covered.gtid:
-                gtids.add(covered.gtid)
-        self._empty = []
-        row = (self.job_id, seq, gtids.format(), tx.file, tx.pos)
-        dep, barrier = self._tracker.depends_on(tx, seq)
-        if tx.is_ddl:
-            run = self._ddl_runner(tx, row, idempotent)
-        else:
-            def run(applier: MySQLApplier, tx: Transaction = tx) -> None:
-                applier.apply(tx, row, idempotent)
-        self._inflight[seq] = tx
-        self._pool.submit(Job(tx, seq, dep, barrier, run))
+        for item in batch.items:
+            if item.tx.gtid:
+                gtids.add(item.tx.gtid)
+        row = (self.job_id, batch.seq, gtids.format(), last.file, last.pos)
+        if last.is_ddl:  # alone in its batch
+            idempotent = batch.items[-1].idempotent
+            return lambda sender: self._apply_ddl(sender, last, row, idempotent)
+        items = [(item.tx, item.idempotent) for item in batch.items]
+        round_trips = applier.render_batch(items, row)
+        return lambda sender: sender.execute(round_trips, items)
 
-    def _ddl_runner(self, tx: Transaction, row: tuple,
-                    idempotent: frozenset[tuple[str, str]]) -> Callable[[MySQLApplier], None]:
-        may_have_run = self._pending_ddl == tx.ident
-        clear_sql = self._store.clear_ddl_sql()
-        mark = (f"REPLACE INTO {TABLE} (job_id, seq, gtid_set) VALUES (%s, %s, %s)",
-                (self.job_id, PENDING_DDL_SEQ, tx.ident))
-
-        def run(applier: MySQLApplier) -> None:
-            applier.commit_statements(tx, [mark])  # durable before the DDL runs
-            applier.apply_ddl(tx, [(INSERT_SQL, row), clear_sql], may_have_run, idempotent)
-            log.info("job %s: applied DDL of %s", self.job_id, tx.ident)
-        return run
+    def _apply_ddl(self, applier: MySQLApplier, tx: Transaction, row: tuple,
+                   idempotent: frozenset[tuple[str, str]]) -> None:
+        applier.commit_statements(tx, [(f"REPLACE INTO {TABLE} (job_id, seq, gtid_set) VALUES (%s, %s, %s)",
+                                        (self.job_id, PENDING_DDL_SEQ, tx.ident))])  # durable first
+        applier.apply_ddl(tx, [(INSERT_SQL, row), self._store.clear_ddl_sql()],
+                          self._pending_ddl == tx.ident, idempotent)
+        log.info("job %s: applied DDL of %s", self.job_id, tx.ident)
 
     @property
-    def low_water(self) -> int:
-        return self._pool.low_water
+    def submitted(self) -> int:
+        """The ordinal of the last transaction queued."""
+        return self._queue.submitted
+
+    @property
+    def committed(self) -> int:
+        """Every transaction up to this ordinal committed."""
+        return self._queue.committed
 
     @property
     def idle(self) -> bool:
         """Everything submitted has committed."""
-        return self._pool.low_water >= self._seq
+        return self._queue.committed >= self._queue.submitted
 
     def maintain(self, force: bool = False) -> None:
         """Update stats from what committed and fold the checkpoint now and then."""
-        low = self._pool.low_water
-        if self._pool.error is not None:
-            raise self._pool.error
-        last: Transaction | None = None
-        for seq in [s for s in self._inflight if s <= low]:
-            last = self._inflight.pop(seq)
-            self._stats.exec_master_tx_count += 1
-            self._stats.exec_master_row_count += last.row_count
-        if last is not None:
-            coords = self._stats.current_coordinates
+        if self._queue.error is not None:
+            raise self._queue.error
+        stats = self._stats
+        finished = self._queue.take_finished()
+        for batch in finished:
+            stats.exec_master_tx_count += len(batch.items)
+            stats.exec_master_row_count += sum(item.tx.row_count for item in batch.items)
+        if finished:
+            last = max(finished, key=lambda b: b.seq).last  # workers finish out of order
+            coords = stats.current_coordinates
             coords.file, coords.position = last.file, last.pos
-            self._stats.set_delay_from(last.timestamp)
+            stats.set_delay_from(last.timestamp)
+        low = self._queue.low_water
         now = time.monotonic()
         if (force or now >= self._next_fold) and low > self._folded:
             self._next_fold = now + FOLD_INTERVAL
             self._store.fold(low)
             self._folded = low
             if self.checkpoint is not None:
-                self._stats.current_coordinates.gtid_set = str(self.checkpoint.executed)
+                stats.current_coordinates.gtid_set = str(self.checkpoint.executed)
 
     def drain(self, timeout: float) -> bool:
         """Wait until everything submitted committed."""
-        return self._pool.wait_for(self._seq, timeout)
+        return self._queue.wait_for(self._queue.submitted, timeout)
 
     def close(self) -> None:
         self._pool.close()
         self._store.close()
+        self._keys.close()
 
     def start_position(self) -> BinlogPosition | None:
         return self.checkpoint.start_position() if self.checkpoint else None

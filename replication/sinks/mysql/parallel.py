@@ -1,47 +1,52 @@
-"""Parallel apply: ``parallel_workers`` connections commit independent transactions at once.
+"""Parallel apply: ``parallel_workers`` connections commit independent batches at once.
 
-The dest hands transactions over in binlog order, each with a sequence number ``seq``. The
-scheduler gives each one a dependency ``dep``: it may start once every ``seq <= dep`` has
-committed (the *low-water mark*). ``dep`` comes from
+The dest hands transactions over in binlog order; ``batches.BatchQueue`` groups them into
+batches (target transactions), each with a sequence number ``seq``. The tracker gives each batch
+a dependency ``dep``: it may start once every ``seq <= dep`` has committed (the *low-water
+mark*). A transaction joining batch ``seq`` depends on
 
 - row keys (default): the writeset of a transaction is the set of (table, unique key, values)
-  of its before and after images; ``dep`` is the newest earlier transaction sharing one. The
-  history keeps ``dependency_history_size`` keys; when it overflows it is cleared and the next
-  transaction waits for everything before it;
-- the source's commit parents (``use_my_sql_dependency``): MySQL's ``last_committed`` (the
-  transaction may run once the one whose ``sequence_number`` equals it committed), or MariaDB's
-  group-commit id (members of one group commit run together). MariaDB gives a commit id only to
-  transactions that committed in one group with others; the rest, and any transaction without
-  commit parents, fall back to row keys (noted once in the log).
+  of its before and after images; it depends on the newest earlier batch sharing one. The
+  history keeps ``dependency_history_size`` keys; when it overflows it is cleared and the
+  transaction waits for everything before it (and starts a batch of its own);
+- the source's commit parents (``use_my_sql_dependency``): MySQL's ``last_committed`` (it may
+  run once the one whose ``sequence_number`` equals it committed), or MariaDB's group-commit id
+  (members of one group commit run together). MariaDB gives a commit id only to transactions
+  that committed in one group with others; the rest, and any transaction without commit
+  parents, fall back to row keys (noted once in the log).
 
-DDL, transactions on tables without a usable key, and anything unknown are barriers: they wait
-for every earlier transaction and every later one waits for them. Transactions commit out of
-order; each commits its own checkpoint row, and the low-water mark says what may be folded.
+What a transaction shares with earlier members of its own batch costs nothing: a batch applies
+its members in order. DDL, transactions on tables without a usable key, and anything unknown are
+barriers: they wait for every earlier batch and every later one waits for them. Batches commit
+out of order; each commits its own checkpoint row, and the low-water mark says what may be
+folded.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from replication.sinks.mysql.applier import MySQLApplier, TableKeys
+from replication.sinks.mysql.applier import MySQLApplier
+from replication.sinks.mysql.batches import Batch, BatchQueue
+from replication.sinks.mysql.keys import TableKeys
 from replication.wire.changes import UPDATE, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Job:
-    """One unit of work for a worker."""
+class Plan:
+    """What joining batch ``seq`` means for one transaction, before the tracker records it."""
 
     tx: Transaction
     seq: int
     dep: int
-    barrier: bool
-    run: Callable[[MySQLApplier], None]
+    writeset: set[tuple] | None  # None: a barrier
+    overflow: bool  # the key history must be cleared first
+    first: bool  # the batch's first member
 
 
 class DependencyTracker:
@@ -58,43 +63,56 @@ class DependencyTracker:
         self._noted_no_parents = False
 
     def depends_on(self, tx: Transaction, seq: int) -> tuple[int, bool]:
-        """(dep, is_barrier) for transaction ``seq``."""
+        """(dep, is_barrier) for transaction ``seq`` applied as a batch of its own."""
+        plan = self.plan(tx, seq, first=True)
+        assert plan is not None  # a first member always joins
+        self.admit(plan)
+        return plan.dep, plan.writeset is None
+
+    def plan(self, tx: Transaction, seq: int, first: bool) -> Plan | None:
+        """What batch ``seq`` waits for if ``tx`` joins it; None when it may not (its keys
+        would overflow the history, which only a batch's first member may clear)."""
         writeset = None if tx.is_ddl else self._writeset(tx)
         if writeset is None:
-            self._barrier = seq
-            self._last_writer.clear()
-            return seq - 1, True
-        dep = self._barrier
+            return Plan(tx, seq, seq - 1, None, False, first)
+        overflow = len(self._last_writer) + len(writeset) > self._history_size
+        if overflow and not first:
+            return None
+        dep = seq - 1 if overflow else _outside(self._barrier, seq)
         parent = self._parent_dep(tx, seq) if self._use_parents else None
-        # Keys are recorded in both modes: a transaction without commit parents falls back to
-        # them, so they must cover every transaction before it.
-        if len(self._last_writer) + len(writeset) > self._history_size:
-            self._last_writer.clear()
-            self._barrier = seq - 1
-            dep = seq - 1
         if parent is not None:
             dep = max(dep, parent)
         else:
+            last_writer = self._last_writer
             for key in writeset:
-                dep = max(dep, self._last_writer.get(key, 0))
-        for key in writeset:
+                dep = max(dep, _outside(last_writer.get(key, 0), seq))
+        return Plan(tx, seq, dep, writeset, overflow, first)
+
+    def admit(self, plan: Plan) -> None:
+        """Record that ``plan.tx`` joined batch ``plan.seq``."""
+        seq = plan.seq
+        if plan.writeset is None:
+            self._barrier = seq
+            self._last_writer.clear()
+            return
+        if plan.overflow:
+            self._last_writer.clear()
+            self._barrier = seq - 1
+        if self._use_parents:
+            self._record_parents(plan.tx, seq, plan.first)
+        # Keys are recorded in both modes: a transaction without commit parents falls back to
+        # them, so they must cover every transaction before it.
+        for key in plan.writeset:
             self._last_writer[key] = seq
-        return dep, False
 
     def _parent_dep(self, tx: Transaction, seq: int) -> int | None:
         """The dep from the source's commit parents; None when the transaction has none."""
         if tx.sequence_number:  # MySQL logical clock
-            self._by_sequence[tx.sequence_number] = seq
             parent = self._by_sequence.get(tx.last_committed)
-            if len(self._by_sequence) > self._history_size:
-                self._by_sequence = {tx.sequence_number: seq}
-            return parent if parent is not None else seq - 1
+            return _outside(parent, seq) if parent is not None else seq - 1
         if tx.last_committed:  # MariaDB group-commit id
             commit_id, group_dep = self._group
-            if commit_id != tx.last_committed:
-                self._group = (tx.last_committed, seq - 1)
-                return seq - 1
-            return group_dep
+            return seq - 1 if commit_id != tx.last_committed else _outside(group_dep, seq)
         if not self._noted_no_parents:
             # MariaDB marks only transactions that committed in one group with a commit id;
             # MySQL without binlog_transaction_dependency info writes no logical clock.
@@ -102,6 +120,16 @@ class DependencyTracker:
             log.info("use_my_sql_dependency: transaction %s has no commit parents from the "
                      "source; using row-key dependencies for such transactions", tx.ident)
         return None
+
+    def _record_parents(self, tx: Transaction, seq: int, first: bool) -> None:
+        if tx.sequence_number:
+            self._by_sequence[tx.sequence_number] = seq
+            if len(self._by_sequence) > self._history_size:
+                self._by_sequence = {tx.sequence_number: seq}
+        elif tx.last_committed and self._group[0] != tx.last_committed:
+            # Later members wait for what came before this one: the batches before this one,
+            # and this batch too when earlier members share it.
+            self._group = (tx.last_committed, seq - 1 if first else seq)
 
     def _writeset(self, tx: Transaction) -> set[tuple] | None:
         keys: set[tuple] = set()
@@ -136,76 +164,97 @@ def _key_values(images: list, cols: list[int]) -> list[tuple]:
     return [tuple([norm(image[i]) for i in cols]) for image in images]
 
 
-class WorkerPool:
-    """Threads, each with its own target connection, running jobs when their dep allows."""
+def _outside(seq: int, batch_seq: int) -> int:
+    """A dependency on ``seq`` as seen from batch ``batch_seq``: none if it is that batch."""
+    return seq if seq < batch_seq else 0
 
-    def __init__(self, appliers: list[MySQLApplier], base_seq: int, max_pending: int = 64) -> None:
-        self._appliers = appliers
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_pending)
-        self._cond = threading.Condition()
-        self.low_water = base_seq
-        self._done: set[int] = set()
-        self._running_barrier = False
-        self.error: BaseException | None = None
-        self._threads = [threading.Thread(target=self._work, args=(a,), daemon=True,
-                                          name=f"applier-{i}") for i, a in enumerate(appliers)]
+
+# What a worker's builder hands its sender: the batch, and the call that applies it.
+Prepared = tuple[Batch, Callable[[MySQLApplier], None]]
+
+
+class WorkerPool:
+    """``parallel_workers`` workers, each a target connection with two threads: a builder that
+    takes the next batch and renders its SQL, and a sender that waits for the batch's turn and
+    sends it. So the next batch is built while the target applies the previous one, and a
+    builder takes a batch only when its sender is ready for one (batches keep growing while
+    the target is busy)."""
+
+    def __init__(self, appliers: list[MySQLApplier], batches: BatchQueue,
+                 prepare: Callable[[MySQLApplier, Batch], Callable[[MySQLApplier], None]]) -> None:
+        self._batches = batches
+        self._prepare = prepare
+        self._threads: list[threading.Thread] = []
+        for i, applier in enumerate(appliers):
+            slot = _Slot(batches)
+            self._threads += [
+                threading.Thread(target=self._build, args=(applier, slot), daemon=True, name=f"builder-{i}"),
+                threading.Thread(target=self._send, args=(applier, slot), daemon=True, name=f"applier-{i}")]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, job: Job) -> None:
-        self._raise_error()
-        while True:
+    def _build(self, applier: MySQLApplier, slot: _Slot) -> None:
+        while slot.wait_empty() and (batch := self._batches.take()) is not None:
             try:
-                self._queue.put(job, timeout=0.2)
-                return
-            except queue.Full:
-                self._raise_error()
-
-    def _raise_error(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _work(self, applier: MySQLApplier) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                applier.close()
-                return
-            try:
-                with self._cond:
-                    while self.low_water < job.dep and self.error is None:
-                        self._cond.wait(0.5)
-                    if self.error is not None:
-                        continue
-                job.run(applier)
-                self._finish(job.seq)
+                slot.fill((batch, self._prepare(applier, batch)))
             except BaseException as exc:  # noqa: BLE001 - handed to the main loop, which raises it
-                log.error("applier worker failed on %s: %s", job.tx.ident, exc)
-                applier.close()
-                with self._cond:
-                    self.error = self.error or exc
-                    self._cond.notify_all()
+                self._failed(batch, exc)
+                return
 
-    def _finish(self, seq: int) -> None:
-        with self._cond:
-            self._done.add(seq)
-            while self.low_water + 1 in self._done:
-                self.low_water += 1
-                self._done.discard(self.low_water)
-            self._cond.notify_all()
+    def _send(self, applier: MySQLApplier, slot: _Slot) -> None:
+        try:
+            while (prepared := slot.take()) is not None:
+                batch, apply = prepared
+                if not self._batches.wait_turn(batch):
+                    return
+                try:
+                    apply(applier)
+                except BaseException as exc:  # noqa: BLE001 - handed to the main loop, which raises it
+                    self._failed(batch, exc)
+                    return
+                self._batches.finish(batch)
+        finally:
+            applier.close()
 
-    def wait_for(self, seq: int, timeout: float) -> bool:
-        """Wait until everything up to ``seq`` committed; False on timeout."""
-        with self._cond:
-            self._cond.wait_for(lambda: self.low_water >= seq or self.error is not None, timeout)
-        self._raise_error()
-        return self.low_water >= seq
+    def _failed(self, batch: Batch, exc: BaseException) -> None:
+        log.error("applier worker failed on %s: %s", batch.last.ident, exc)
+        self._batches.fail(exc)
 
     def close(self) -> None:
-        for _ in self._threads:
-            try:
-                self._queue.put(None, timeout=5)
-            except queue.Full:
-                break
+        self._batches.close()
         for thread in self._threads:
             thread.join(timeout=10)
+
+
+class _Slot:
+    """The one batch a builder has ready for its sender."""
+
+    def __init__(self, batches: BatchQueue) -> None:
+        self._batches = batches
+        self._cond = threading.Condition()
+        self._prepared: Prepared | None = None
+
+    def wait_empty(self) -> bool:
+        """Until the sender took the last one; False once the queue stopped."""
+        with self._cond:
+            while self._prepared is not None:
+                if self._batches.stopped:
+                    return False
+                self._cond.wait(0.2)
+            return not self._batches.stopped
+
+    def fill(self, prepared: Prepared) -> None:
+        with self._cond:
+            self._prepared = prepared
+            self._cond.notify_all()
+
+    def take(self) -> Prepared | None:
+        """The next prepared batch; None once the queue stopped."""
+        with self._cond:
+            while self._prepared is None:
+                if self._batches.stopped:
+                    return None
+                self._cond.wait(0.2)
+            prepared, self._prepared = self._prepared, None
+            self._cond.notify_all()
+            return prepared

@@ -5,6 +5,7 @@ that reads the target's checkpoint tables back for the src and keeps its schema 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from pymysql.constants import CLIENT
 
 from replication import mysql
 from replication.config import MySQLDestTaskConfig
-from replication.errors import ConfigError
+from replication.errors import ConfigError, Stopped
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
 from replication.resume import SnapshotResume
@@ -76,7 +77,10 @@ class MySQLSink:
         self._cfg = _config(ctx)
         self._factory = target_factory(ctx)
         self._incr: IncrementalApplier | None = None
-        self._unacked: list[tuple[str, int]] = []  # (entry id, seq it needs committed)
+        # (entry id, ordinal of its last transaction), ordinals never decreasing: an entry is
+        # acknowledged once every transaction up to that ordinal committed.
+        self._unacked: deque[tuple[str, int]] = deque()
+        self._ack_lock = threading.Lock()
         # With an owner, every target transaction first checks that it still owns the target.
         self._fence = OwnerFence(ctx.job.job_id, ctx.owner)
         self._stats_lock = threading.Lock()
@@ -105,7 +109,7 @@ class MySQLSink:
         # go to the target in one round trip.
         multi = target_factory(ctx, client_flag=CLIENT.MULTI_STATEMENTS)
         self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, multi, ctx.stats,
-                                        self._table_windows, self._fence)
+                                        self._table_windows, self._fence, ctx.stop, self._acknowledge)
 
     def _table_windows(self) -> TableWindows:
         """Each copied table's snapshot start/end, by target name, for stitching."""
@@ -127,12 +131,18 @@ class MySQLSink:
         if self._pool is not None and not self._pool.drain():
             return  # stopped: the entry stays in the stream
         if isinstance(message, TransactionGroup):
-            self._unacked.append((entry_id, incr.submit(message)))
+            try:
+                covered = incr.submit(message)
+            except Stopped:
+                return  # partly queued: the entry stays in the stream, whatever commits
         elif isinstance(message, IncrementalStart):
             incr.start(message)
-            self._unacked.append((entry_id, incr.low_water))
+            covered = incr.submitted
         else:
-            self._unacked.append((entry_id, self._snapshot_message(message)))
+            covered = self._snapshot_message(message)
+        with self._ack_lock:
+            self._unacked.append((entry_id, covered))
+        self._acknowledge(incr.committed)
 
     def _applier(self) -> IncrementalApplier:
         if self._incr is None:
@@ -148,19 +158,24 @@ class MySQLSink:
         self._snapshot.apply(message)
         if isinstance(message, SnapshotDone):
             incr.start(IncrementalStart(message.start, message.end))
-        return incr.low_water
+        return incr.submitted
 
     def maintain(self, force: bool = False) -> None:
         if self._pool is not None:
             self._pool.check()
         incr = self._applier()
         incr.maintain(force)
-        low = incr.low_water
-        done = [entry_id for entry_id, seq in self._unacked if seq <= low]
-        if done:
-            # Each transaction's checkpoint row committed with it: acking needs no fold.
-            self._ack(*done)
-            self._unacked = [(e, s) for e, s in self._unacked if s > low]
+        self._acknowledge(incr.committed)
+
+    def _acknowledge(self, committed: int) -> None:
+        """Acknowledge the entries whose transactions all committed (a worker calls this
+        right after its commit). Each checkpoint row committed with its rows: no fold needed."""
+        with self._ack_lock:
+            done = []
+            while self._unacked and self._unacked[0][1] <= committed:
+                done.append(self._unacked.popleft()[0])
+            if done:
+                self._ack(*done)
 
     @property
     def idle(self) -> bool:
