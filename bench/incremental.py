@@ -1,238 +1,284 @@
-"""Incremental replication benchmark against python-mysql-replication's bare read rate.
+"""Incremental replication through what users run, against native binlog replay in the same run.
 
-    .venv/bin/python -m bench.incremental [--rows 500000] [--tx-rows 100] [--workers 2]
+    .venv/bin/python -m bench.incremental [--redis redis://127.0.0.1:6379/14] [--quick]
 
-Starts two throw-away MariaDB servers, writes ``--rows`` row changes (half inserts, half
-updates, ``--tx-rows`` per transaction) to the source, then in the same run measures:
+Three throw-away MariaDB servers (source, target, reference) and a real cluster (the API, beat
+and two Celery worker nodes as processes, ``scripts/cluster.py``) on a Redis database of its
+own, which the bench flushes. One migration job is created over HTTP with default settings and
+copies the ``bench`` schema. Then, for each traffic shape:
 
-1. the bare decode rate: ``BinLogStreamReader`` over that binlog, touching every row's values;
-2. the end-to-end rate: src and dest as two processes (``replication.cli``) from the position
-   before the writes until the target's checkpoint holds the last GTID;
-3. the delay at a steady ``--steady-rate`` rows/s: marker rows carry their write time, and the
-   time they appear on the target is the delay.
+1. pause the job, note the source's binlog position, write the traffic, note the position;
+2. resume the job and time until the target's checkpoint holds the last transaction and every
+   table's digest (count and SUM of per-row CRC32) equals the source's;
+3. replay the same binlog range with ``mariadb-binlog --start-position --stop-position <files>
+   | mariadb`` into the reference server (identical to the target, holding the same data) and
+   time it; its tables must equal the source's too.
 
-It prints both rates and their ratio (goal >= 1.0).
+It prints both rates and their ratio, each process's CPU seconds during the catch-up, the
+steady-state delay at fixed source rates (marker rows carry their write time; the target is
+polled for the newest), the 300-small-table first-change latency (right after the full copy
+and after a pause/resume), and each worker's peak RSS. ``--tuned`` adds labelled lines with
+non-default dest settings; ``--profile DIR`` records py-spy stacks of both workers.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
-from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import MariadbGtidEvent, XidEvent
-from pymysqlreplication.row_event import UpdateRowsEvent, WriteRowsEvent
+import pymysql
+import redis
 
-from replication.sinks.mysql.checkpoint import load_checkpoint
+from bench.incremental_harness import (
+    BenchJob,
+    CpuMeter,
+    applied_prefix,
+    binlog_point,
+    native_replay,
+    process_groups,
+    start_cluster,
+    with_roles,
+    worker_peaks,
+)
+from bench.incremental_shapes import (
+    MANY_SCHEMA,
+    SCHEMA,
+    HundredRow,
+    Mixed,
+    OneRow,
+    Written,
+    create_many,
+    create_schema,
+    digest,
+    many_arrived,
+    steady_writer,
+    touch_many,
+)
+from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = "bench"
-# Unique per run: two runs at once must not share a transport stream or checkpoint rows.
-JOB = f"bench{uuid.uuid4().hex[:8]}-migration"
+RSS_LIMIT_MB = 300
+DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
-WIDE_COLUMNS = (", d DECIMAL(12,2) NOT NULL DEFAULT 1.25, "
-                "e DATETIME(6) NOT NULL DEFAULT "
-                "'2024-01-01 00:00:00.5', f ENUM('x','y') NOT NULL DEFAULT 'x', g TEXT DEFAULT 'wide'")
+class Bench:
+    """The servers, the cluster and the job, and the lines printed so far."""
 
+    def __init__(self, args: argparse.Namespace, source: MariaDBServer, target: MariaDBServer,
+                 reference: MariaDBServer, cluster: Cluster, job: BenchJob) -> None:
+        self.args = args
+        self.source, self.target, self.reference = source, target, reference
+        self.cluster, self.job = cluster, job
+        self.summary: list[str] = []
+        self.target_conn = target.connect(ssl_disabled=True)
 
-def write_rows(source: MariaDBServer, rows: int, tx_rows: int) -> None:
-    conn = source.connect(database=SCHEMA)
-    with conn.cursor() as cur:
-        inserts = rows // 2
-        for start in range(0, inserts, tx_rows):
-            conn.begin()
-            last = min(inserts, start + tx_rows)
-            cur.executemany("INSERT INTO t (id, a, b, c) VALUES (%s, %s, %s, %s)",
-                            [(i, i % 97, f"name-{i}", i * 1.5) for i in range(start, last)])
-            conn.commit()
-        for start in range(0, rows - inserts, tx_rows):
-            cur.execute("UPDATE t SET a = a + 1, c = c + 1 WHERE id >= %s AND id < %s",
-                        (start, start + tx_rows))
-    conn.close()
-
-
-def gtid_pos(server: MariaDBServer) -> str:
-    return str(server.execute("SELECT @@gtid_binlog_pos")[0][0] or "")
-
-
-def bare_read(source: MariaDBServer, start: str, end: str) -> tuple[int, float]:
-    """Rows decoded by the library alone, from ``start`` through the transaction ``end``."""
-    stream = BinLogStreamReader(
-        connection_settings={"host": "127.0.0.1", "port": source.port, "user": "root", "password": ""},
-        server_id=4242, is_mariadb=True, auto_position=start, blocking=True, slave_heartbeat=0.5,
-        only_events=[WriteRowsEvent, UpdateRowsEvent, MariadbGtidEvent, XidEvent], enable_logging=False)
-    started, count, last_seen = time.perf_counter(), 0, False
-    for event in stream:
-        if isinstance(event, MariadbGtidEvent):
-            last_seen = event.gtid == end
-        elif isinstance(event, XidEvent):
-            if last_seen:
-                break
-        else:
-            for row in event.rows:
-                count += 1 if (row.get("values") or row.get("after_values")) else 0
-    stream.close()
-    return count, time.perf_counter() - started
-
-
-def job_file(tmp: Path, source: MariaDBServer, target: MariaDBServer, start: str, workers: int) -> Path:
-    job = {"job_id": JOB, "job_name": "bench", "src_task": {
-        "mysql_connection_config": source.connection_config(), "gtid": start,
-        "group_max_size": 262144, "group_timeout": 50, "repl_chan_buffer_size": 64,
-        "replicate_do_db": [{"table_schema": SCHEMA}]},
-        "dest_task": {"mysql_connection_config": target.connection_config(), "parallel_workers": workers}}
-    path = tmp / "job.json"
-    path.write_text(json.dumps(job))
-    return path
-
-
-def between(start: str, end: str) -> list[str]:
-    """Every MariaDB GTID after ``start`` through ``end`` (one domain and server: this bench's)."""
-    prefix, _, last = end.rpartition("-")
-    first = int(start.rpartition("-")[2]) if start else 0
-    return [f"{prefix}-{n}" for n in range(first + 1, int(last) + 1)]
-
-
-def wait_applied(target: MariaDBServer, gtids: list[str], timeout: float = 3600) -> float:
-    """When the target's checkpoint holds every one of ``gtids`` (workers commit out of order,
-    so the last GTID alone could be there before an earlier one)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        # Without TLS: pymysql builds an SSL context for every connection otherwise, ~60 ms of
-        # CPU per poll that the bench would take from the runners it measures.
-        cp = load_checkpoint(lambda: target.connect(ssl_disabled=True), JOB)
-        if cp is not None and gtids[-1] in cp.executed and all(g in cp.executed for g in gtids):
-            return time.perf_counter()
-        time.sleep(0.05)
-    raise TimeoutError(f"target did not reach {gtids[-1]}")
-
-
-def steady_delay(source: MariaDBServer, target: MariaDBServer, rate: int, seconds: float) -> list[float]:
-    stop = threading.Event()
-
-    def writer() -> None:
-        conn = source.connect(database=SCHEMA)
-        with conn.cursor() as cur:
-            n, started = 10_000_000, time.perf_counter()
-            while not stop.is_set():
-                conn.begin()
-                cur.executemany("INSERT INTO t (id, a, b, c) VALUES (%s, 1, 'steady', 1)",
-                                [(n + i,) for i in range(100)])
-                cur.execute("REPLACE INTO hb VALUES (1, %s)", (time.time(),))
-                conn.commit()
-                n += 100
-                ahead = (n - 10_000_000) / rate - (time.perf_counter() - started)
-                if ahead > 0:
-                    time.sleep(ahead)
-        conn.close()
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    delays: list[float] = []
-    conn = target.connect(database=SCHEMA)
-    end = time.time() + seconds
-    while time.time() < end:
-        with conn.cursor() as cur:
-            cur.execute("SELECT ts FROM hb WHERE id = 1")
-            row = cur.fetchone()
-        if row:
-            delays.append(time.time() - float(row[0]))
-        time.sleep(0.2)
-    stop.set()
-    thread.join()
-    conn.close()
-    return delays
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def runner_command(task: str, profile_dir: str | None) -> list[str]:
-    """The runner's command line; every thread under cProfile when profiling."""
-    if not profile_dir:
-        return [sys.executable, "-m", "replication.cli"]
-    Path(profile_dir).mkdir(parents=True, exist_ok=True)
-    return [sys.executable, "-m", "bench.profile_runner", str(Path(profile_dir).resolve() / f"{task}.prof")]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=500_000)
-    parser.add_argument("--tx-rows", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steady-rate", type=int, default=5000)
-    parser.add_argument("--steady-seconds", type=float, default=20)
-    parser.add_argument("--wide", action="store_true",
-                        help="add DECIMAL, DATETIME(6), ENUM and TEXT columns (rows the binlog "
-                             "library decodes, not the project's fast decoder)")
-    parser.add_argument("--profile", metavar="DIR",
-                        help="run src and dest under cProfile, writing DIR/src.prof and DIR/dest.prof")
-    args = parser.parse_args()
-    with MariaDBServer(server_id=201) as source, MariaDBServer(server_id=202) as target, \
-            tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        for server in (source, target):
-            server.execute(f"CREATE DATABASE {SCHEMA}")
-            server.execute(f"CREATE TABLE {SCHEMA}.t (id BIGINT PRIMARY KEY, a INT, b VARCHAR(32), "
-                           f"c DOUBLE{WIDE_COLUMNS if args.wide else ''})")
-            server.execute(f"CREATE TABLE {SCHEMA}.hb (id INT PRIMARY KEY, ts DOUBLE)")
-        start = gtid_pos(source)
-        began = time.perf_counter()
-        write_rows(source, args.rows, args.tx_rows)
-        end = gtid_pos(source)
-        print(f"wrote {args.rows} row changes in {time.perf_counter() - began:.1f}s "
-              f"(binlog {start!r} to {end!r})", flush=True)
-        count, seconds = bare_read(source, start, end)
-        if count != args.rows:
-            raise SystemExit(f"the bare read decoded {count} rows, not the {args.rows} written")
-        bare_rate = count / seconds
-        print(f"bare python-mysql-replication read: {count} rows in {seconds:.1f}s = "
-              f"{bare_rate:,.0f} rows/s", flush=True)
-        job = job_file(tmp, source, target, start, args.workers)
-        logs = open(tmp / "runners.log", "wb")  # noqa: SIM115
-        servers_cpu = {name: cpu_seconds(server.process.pid) for name, server in
-                       (("source mariadbd", source), ("target mariadbd", target)) if server.process}
-        started = time.perf_counter()
-        redis_args = ["--job-config", str(job), "--redis", "redis://127.0.0.1:6379/15"]
-        procs = [subprocess.Popen([*runner_command(task, args.profile), task, *redis_args], cwd=ROOT,
-                                  stdout=logs, stderr=logs) for task in ("dest", "src")]
+    def converged(self, tables: tuple[str, ...], target: MariaDBServer | None = None) -> bool:
+        src = self.source.connect(ssl_disabled=True)
+        dst = (target or self.target).connect(ssl_disabled=True)
         try:
-            done = wait_applied(target, between(start, end))
-            e2e = args.rows / (done - started)
-            print(f"end to end (src + dest processes, {args.workers} workers): {args.rows} rows in "
-                  f"{done - started:.1f}s = {e2e:,.0f} rows/s")
-            print(f"ratio end-to-end / bare read: {e2e / bare_rate:.2f}")
-            cpu = {task: cpu_seconds(proc.pid) for task, proc in zip(("dest", "src"), procs, strict=True)}
-            for name, server in (("source mariadbd", source), ("target mariadbd", target)):
-                if server.process:
-                    cpu[name] = cpu_seconds(server.process.pid) - servers_cpu[name]
-            print("CPU seconds during end to end: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()),
-                  flush=True)
-            delays = steady_delay(source, target, args.steady_rate, args.steady_seconds)
-            if delays:
-                print(f"delay at {args.steady_rate} rows/s: median {statistics.median(delays):.2f}s, "
-                      f"max {max(delays):.2f}s over {len(delays)} samples")
+            return all(digest(src, SCHEMA, t) == digest(dst, SCHEMA, t) for t in tables)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(30)
-            import redis
-            redis.Redis.from_url("redis://127.0.0.1:6379/15").delete(f"dtle:stream:{JOB}")
+            src.close()
+            dst.close()
+
+    def catch_up(self, label: str, write: Callable[[pymysql.connections.Connection], Written],
+                 tables: tuple[str, ...], unit: str) -> None:
+        """Pause, write, resume and time until the target equals the source; then the native
+        replay of the same binlog range."""
+        job, source = self.job, self.source
+        job.pause()
+        start = binlog_point(source)
+        conn = source.connect(database=SCHEMA, ssl_disabled=True)
+        began = time.perf_counter()
+        written = write(conn)
+        conn.close()
+        end = binlog_point(source)
+        amount = written.transactions if unit == "tx" else written.rows
+        print(f"\n{label}: {written.transactions:,} transactions, {written.rows:,} row changes, written "
+              f"in {time.perf_counter() - began:.1f}s (binlog {start.file}:{start.pos} to "
+              f"{end.file}:{end.pos})", flush=True)
+        meter = CpuMeter(process_groups(self.cluster, source, self.target)).start()
+        profilers = self._profile(label)
+        resumed = time.perf_counter()
+        job.resume()
+        first = 0.0
+        while (applied := applied_prefix(self.target_conn, job.job_id)) < end.seq:
+            if not first and applied > start.seq:
+                first = time.perf_counter() - resumed
+            time.sleep(0.02)
+        done = time.perf_counter() - resumed
+        cpu = with_roles(meter.stop(), job)
+        self._stop_profile(profilers)
+        wait_for(lambda: self.converged(tables), 60, f"{label}: target tables to equal the source's")
+        native = native_replay(source, start, end, self.reference)
+        if not self.converged(tables, self.reference):
+            raise SystemExit(f"{label}: the native replay did not reproduce the source's tables")
+        ours, theirs = amount / done, amount / native
+        name = "transactions/s" if unit == "tx" else "row changes/s"
+        print(f"  project (job over the API, default settings): {done:.2f}s from resume = "
+              f"{ours:,.0f} {name} (first change applied {first:.2f}s after resume)")
+        print(f"  native (mariadb-binlog | mariadb): {native:.2f}s = {theirs:,.0f} {name}")
+        print(f"  ratio: {ours / theirs:.2f}")
+        print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+        self.summary.append(f"| {label} | {ours:,.0f} {name} | {theirs:,.0f} | {ours / theirs:.2f} |")
+
+    def _profile(self, label: str) -> list[subprocess.Popen[bytes]]:
+        if not self.args.profile:
+            return []
+        out = Path(self.args.profile)
+        out.mkdir(parents=True, exist_ok=True)
+        slug = "-".join(label.split()[1:3]).replace("/", "-")
+        return [subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--subprocesses",
+             "--idle", "--threads", "--nonblocking", "--rate", "50", "--format", "raw",
+             "-o", str(out / f"{slug}-{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, proc in self.cluster.workers.items()]
+
+    @staticmethod
+    def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
+        for proc in profilers:
+            proc.send_signal(signal.SIGINT)
+        for proc in profilers:
+            proc.wait(30)
+
+    def steady(self, rows_per_tx: int, tx_per_second: float, first_id: int) -> None:
+        """Delay while the source writes at a fixed rate: now minus the write time of the newest
+        row on the target, sampled every 0.1 s after a 2 s warm-up."""
+        stop = threading.Event()
+        result: list[Written] = []
+        body = steady_writer(self.source, tx_per_second, rows_per_tx, stop, first_id)
+        thread = threading.Thread(target=lambda: result.append(body()), daemon=True)
+        began = time.time()
+        thread.start()
+        samples: list[float] = []
+        conn = self.target_conn
+        while time.time() < began + self.args.steady_seconds:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT MAX(written) FROM {SCHEMA}.steady")
+                newest = cur.fetchone()[0]
+            conn.commit()
+            now = time.time()
+            if now > began + 2 and newest and newest >= began:
+                samples.append(now - float(newest))
+            time.sleep(0.1)
+        stop.set()
+        thread.join()
+        written = result[0]
+        rate = written.rows / self.args.steady_seconds
+        if not samples:
+            raise SystemExit("steady state: no marker row ever reached the target")
+        samples.sort()
+        label = f"{rows_per_tx}-row transactions at {tx_per_second * rows_per_tx:,.0f} row changes/s"
+        p95 = samples[int(0.95 * (len(samples) - 1))]
+        line = f"median {statistics.median(samples):.2f}s, p95 {p95:.2f}s, max {samples[-1]:.2f}s"
+        print(f"\nsteady delay, {label} (achieved {rate:,.0f}/s): {line} over {len(samples)} samples",
+              flush=True)
+        self.summary.append(f"| steady delay, {label} | {line} | | |")
+
+    def many_tables(self) -> None:
+        """One UPDATE per table of a freshly copied schema of small tables, then again after a
+        pause/resume: seconds from the first write until the last table has it."""
+        tables = self.args.tables
+        create_many(self.source, tables)
+        job = BenchJob(self.cluster, "benchmany", self.source, self.target, MANY_SCHEMA).create()
+        wait_for(lambda: many_arrived(self.target_conn, tables, 0) == tables, 120, "the small tables' copy")
+        for value, when in ((1, "right after the full copy"), (2, "after a pause/resume")):
+            if value == 2:
+                job.pause()
+                job.resume()
+                job.wait_running()
+            written = time.perf_counter()
+            touch_many(self.source, tables, value)
+            wrote = time.perf_counter() - written
+            wait_for(partial(self._all_arrived, value), 300, "every table's update", interval=0.05)
+            last = time.perf_counter() - written
+            print(f"\n{tables} small tables, one UPDATE each {when}: written in {wrote:.2f}s, the last "
+                  f"arrived {last:.2f}s after the first write", flush=True)
+            self.summary.append(f"| {tables} tables, first change {when} | last after {last:.2f}s | | |")
+        job.delete()
+
+    def _all_arrived(self, value: int) -> bool:
+        return many_arrived(self.target_conn, self.args.tables, value) == self.args.tables
+
+    def report(self) -> None:
+        print("\n| traffic | project | native replay | ratio |\n|---|---|---|---|")
+        print("\n".join(self.summary))
+        peaks = worker_peaks(self.cluster)
+        print("peak RSS per worker (its largest process): " +
+              ", ".join(f"{k} {v:.0f} MB" for k, v in peaks.items()))
+        over = [k for k, v in peaks.items() if v > RSS_LIMIT_MB]
+        if over:
+            print(f"WARNING: over {RSS_LIMIT_MB} MB: {', '.join(over)}")
+        print("(2-core machine; same-run ratios are what to compare)")
+
+
+def run_shapes(bench: Bench) -> None:
+    args = bench.args
+    one, hundred = OneRow(), HundredRow()
+    mixed = Mixed(one, hundred)
+    if args.one_row:
+        bench.catch_up(f"{args.one_row:,} one-row transactions", lambda c: one.write(c, args.one_row),
+                       OneRow.tables, "tx")
+    if args.hundred_row:
+        bench.catch_up(f"{args.hundred_row:,} 100-row transactions",
+                       lambda c: hundred.write(c, args.hundred_row), HundredRow.tables, "rows")
+    if args.mixed:
+        bench.catch_up(f"{args.mixed:,} mixed transactions", lambda c: mixed.write(c, args.mixed),
+                       Mixed.tables, "tx")
+    if args.steady_seconds:
+        bench.steady(100, 50, 1)
+        bench.steady(1, 1000, 100_000_000)
+    if args.tables:
+        bench.many_tables()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--redis", default=DEFAULT_REDIS,
+                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser.add_argument("--one-row", type=int, default=20_000, help="one-row transactions (0: skip)")
+    parser.add_argument("--hundred-row", type=int, default=3_000, help="100-row transactions (0: skip)")
+    parser.add_argument("--mixed", type=int, default=5_000, help="mixed transactions (0: skip)")
+    parser.add_argument("--steady-seconds", type=float, default=20, help="per fixed rate (0: skip)")
+    parser.add_argument("--tables", type=int, default=300, help="small tables (0: skip)")
+    parser.add_argument("--quick", action="store_true", help="a fifth of every amount, for a smoke run")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks of both workers per shape")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.one_row, args.hundred_row, args.mixed = args.one_row // 5, args.hundred_row // 5, args.mixed // 5
+        args.steady_seconds, args.tables = args.steady_seconds / 4, args.tables // 5
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    redis.Redis.from_url(args.redis).flushdb()
+    with ExitStack() as stack:
+        servers = [stack.enter_context(MariaDBServer(server_id=n)) for n in (201, 202, 203)]
+        source, target, reference = servers
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
+        for server in (source, reference):
+            create_schema(server)
+        cluster = start_cluster(workdir, args.redis)
+        stack.callback(cluster.stop)
+        print(f"cluster up (API {cluster.base_url}, workers {', '.join(cluster.workers)}); full copy...",
+              flush=True)
+        job = BenchJob(cluster, "bench", source, target, SCHEMA).create()
+        bench = Bench(args, source, target, reference, cluster, job)
+        wait_for(lambda: bench.converged(Mixed.tables), 120, "the full copy")
+        run_shapes(bench)
+        bench.report()
 
 
 if __name__ == "__main__":

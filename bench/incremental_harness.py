@@ -1,0 +1,213 @@
+"""What the incremental benchmark drives and measures besides the workload: a job over the
+HTTP API on a real cluster (API, beat, two Celery worker nodes), the source's binlog range,
+its native replay (``mariadb-binlog | mariadb``), and each process's CPU time and peak RSS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from replication.gtid import GtidSet
+from scripts.cluster import Cluster, wait_for
+from scripts.mariadb_sandbox import MariaDBServer
+
+# The runtime's documented defaults (scripts/cluster.py shortens them for the tests).
+PRODUCTION_ENV = {"DTLE_NODE_DOWN_AFTER": "15", "DTLE_LEASE_TTL": "10", "DTLE_SCHEDULER_INTERVAL": "2",
+                  "DTLE_TASK_MAX_RESTARTS": "5"}
+NODES = ("node-a", "node-b")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+# -- processes --------------------------------------------------------------------------------
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    tree, out, todo = _children(), [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(tree.get(current, ()))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of named process trees between ``start`` and ``stop``."""
+
+    groups: dict[str, int]
+    _before: dict[int, float] = field(default_factory=dict)
+
+    def start(self) -> CpuMeter:
+        self._before = {p: cpu_seconds(p) for root in self.groups.values() for p in process_tree(root)}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(p) - self._before.get(p, 0.0) for p in process_tree(root))
+                for name, root in self.groups.items()}
+
+
+# -- the job through the API -------------------------------------------------------------------
+class BenchJob:
+    """One migration job created over HTTP with default settings (plus ``extra`` if given)."""
+
+    def __init__(self, cluster: Cluster, name: str, source: MariaDBServer, target: MariaDBServer,
+                 schema: str, extra_dest: dict[str, Any] | None = None) -> None:
+        self.cluster = cluster
+        self.config = {
+            "job_name": name,
+            "src_task": {"mysql_connection_config": source.connection_config(),
+                         "replicate_do_db": [{"table_schema": schema}]},
+            "dest_task": {"mysql_connection_config": target.connection_config(), **(extra_dest or {})},
+        }
+        self.job_id = ""
+
+    def create(self) -> BenchJob:
+        self.job_id = self.cluster.post("/v2/job/migration", self.config)["job"]["job_id"]
+        wait_for(lambda: any("job_stage_incr" in e for e in self.cluster.events(self.job_id, "dest")),
+                 600, f"{self.job_id} to reach incremental")
+        return self
+
+    def running(self, side: str) -> dict[str, Any] | None:
+        alloc = self.cluster.allocation(self.job_id, side)
+        return alloc if alloc and alloc["task_status"]["status"] == "running" else None
+
+    def pause(self) -> None:
+        self.cluster.post("/v2/job/pause", job_id=self.job_id)
+        wait_for(lambda: not self.running("src") and not self.running("dest"), 60, "both tasks to stop")
+
+    def resume(self) -> None:
+        self.cluster.post("/v2/job/resume", job_id=self.job_id)
+
+    def wait_running(self) -> None:
+        wait_for(lambda: self.running("src") and self.running("dest"), 60, "both tasks to run",
+                 interval=0.1)
+
+    def node_of(self, side: str) -> str:
+        alloc = self.cluster.allocation(self.job_id, side)
+        return str(alloc["node_id"]) if alloc else "?"
+
+    def monitor(self, side: str) -> dict[str, Any]:
+        return self.cluster.monitor(self.job_id, side)
+
+    def delete(self) -> None:
+        self.cluster.request("POST", "/v2/job/delete", form={"job_id": self.job_id})
+
+
+def applied_prefix(conn: pymysql.connections.Connection, job_id: str) -> int:
+    """The gap-free prefix of domain 0 that the job's target checkpoint holds (0 if none)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT gtid_set FROM dtle.binlog_checkpoint WHERE job_id = %s AND seq >= 0", (job_id,))
+        texts = [r[0] for r in cur.fetchall() if r[0]]
+    conn.commit()  # a fresh snapshot for the next poll
+    executed = GtidSet(True)
+    for text in texts:
+        executed.update(GtidSet.parse(text, True))
+    if not executed:
+        return 0
+    return int(executed.position().split(",")[0].rpartition("-")[2])
+
+
+# -- the binlog range and its native replay ----------------------------------------------------
+@dataclass(frozen=True)
+class BinlogPoint:
+    file: str
+    pos: int
+    seq: int  # the domain-0 sequence number of the last transaction written
+
+
+def binlog_point(server: MariaDBServer) -> BinlogPoint:
+    row = server.execute("SHOW MASTER STATUS")[0]
+    gtid = str(server.execute("SELECT @@gtid_binlog_pos")[0][0] or "0-0-0")
+    return BinlogPoint(str(row[0]), int(str(row[1])), int(gtid.split(",")[0].rpartition("-")[2]))
+
+
+def native_replay(source: MariaDBServer, start: BinlogPoint, end: BinlogPoint,
+                  reference: MariaDBServer) -> float:
+    """Seconds ``mariadb-binlog --start-position --stop-position <files> | mariadb`` takes to
+    apply the range to ``reference``."""
+    index = (source.datadir / "mysql-bin.index").read_text().split()
+    names = [Path(n).name for n in index]
+    files = [str(source.datadir / n) for n in names[names.index(start.file):names.index(end.file) + 1]]
+    started = time.perf_counter()
+    dump = subprocess.Popen(["mariadb-binlog", f"--start-position={start.pos}",
+                             f"--stop-position={end.pos}", *files], stdout=subprocess.PIPE)
+    client = subprocess.run(["mariadb", "-h127.0.0.1", f"-P{reference.port}", "-uroot", "--protocol=tcp"],
+                            stdin=dump.stdout, capture_output=True)
+    if dump.stdout is not None:
+        dump.stdout.close()
+    if dump.wait() != 0 or client.returncode != 0:
+        raise SystemExit(f"native replay failed: {client.stderr.decode(errors='replace')[-500:]}")
+    return time.perf_counter() - started
+
+
+def start_cluster(workdir: Path, redis_url: str) -> Cluster:
+    cluster = Cluster(workdir, redis_url, extra_env=PRODUCTION_ENV).start()
+    for node in NODES:
+        cluster.start_worker(node, node_id=node)
+    wait_for(lambda: {n["node_id"] for n in cluster.get("/v2/nodes")["nodes"]
+                      if n["node_status"] == "ready"} >= set(NODES), 120, "both nodes ready")
+    return cluster
+
+
+def process_groups(cluster: Cluster, source: MariaDBServer, target: MariaDBServer) -> dict[str, int]:
+    """Named process trees: the API, beat, each worker node, the two servers."""
+    groups: dict[str, int] = {}
+    if cluster.api is not None:
+        groups["API"] = cluster.api.pid
+    if cluster.beat is not None:
+        groups["beat"] = cluster.beat.pid
+    for name, proc in cluster.workers.items():
+        groups[f"worker {name}"] = proc.pid
+    for label, server in (("source mariadbd", source), ("target mariadbd", target)):
+        if server.process is not None:
+            groups[label] = server.process.pid
+    return groups
+
+
+def with_roles(cpu: dict[str, float], job: BenchJob) -> dict[str, float]:
+    """``cpu`` with each worker named by the task of ``job`` it ran."""
+    roles = {f"worker {job.node_of(side)}": side for side in ("src", "dest")}
+    return {f"{name} ({roles[name]})" if name in roles else name: value for name, value in cpu.items()}
+
+
+def worker_peaks(cluster: Cluster) -> dict[str, float]:
+    """Each worker node's largest peak RSS over its processes (the tasks run in its pool)."""
+    return {name: max(peak_rss_mb(p) for p in process_tree(proc.pid))
+            for name, proc in cluster.workers.items()}
