@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Protocol
 
 
@@ -24,3 +25,22 @@ class ManualStop:
 
     def wait(self, seconds: float) -> bool:
         return self._event.wait(seconds)
+
+
+class Throttled:
+    """Asks ``inner`` at most every ``interval`` seconds, for loops that check per event (the
+    runtime's signal looks at the lease and the parent process each time it is asked)."""
+
+    def __init__(self, inner: StopSignal, interval: float = 0.05) -> None:
+        self._inner = inner
+        self._interval = interval
+        self._next = 0.0
+        self._set = False
+
+    def is_set(self) -> bool:
+        if not self._set:
+            now = time.monotonic()
+            if now >= self._next:
+                self._next = now + self._interval
+                self._set = self._inner.is_set()
+        return self._set
