@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -42,9 +43,13 @@ import redis
 
 from bench.incremental_harness import (
     BenchJob,
+    BinlogPoint,
     CpuMeter,
+    MonitorSampler,
     applied_prefix,
     binlog_point,
+    cpu_seconds,
+    describe_monitor,
     native_replay,
     process_groups,
     start_cluster,
@@ -100,16 +105,17 @@ class Bench:
         job.pause()
         start = binlog_point(source)
         conn = source.connect(database=SCHEMA, ssl_disabled=True)
-        began = time.perf_counter()
+        began = time.time()
         written = write(conn)
         conn.close()
+        wrote = (began, time.time())
         end = binlog_point(source)
-        amount = written.transactions if unit == "tx" else written.rows
         print(f"\n{label}: {written.transactions:,} transactions, {written.rows:,} row changes, written "
-              f"in {time.perf_counter() - began:.1f}s (binlog {start.file}:{start.pos} to "
-              f"{end.file}:{end.pos})", flush=True)
+              f"in {wrote[1] - wrote[0]:.1f}s (binlog {start.file}:{start.pos} to {end.file}:{end.pos})",
+              flush=True)
         meter = CpuMeter(process_groups(self.cluster, source, self.target)).start()
         profilers = self._profile(label)
+        monitor = MonitorSampler(job).start()
         resumed = time.perf_counter()
         job.resume()
         first = 0.0
@@ -119,19 +125,31 @@ class Bench:
             time.sleep(0.02)
         done = time.perf_counter() - resumed
         cpu = with_roles(meter.stop(), job)
+        samples = monitor.stop()
         self._stop_profile(profilers)
         wait_for(lambda: self.converged(tables), 60, f"{label}: target tables to equal the source's")
-        native = native_replay(source, start, end, self.reference)
-        if not self.converged(tables, self.reference):
-            raise SystemExit(f"{label}: the native replay did not reproduce the source's tables")
+        native, native_cpu = self._native(start, end, tables)
+        amount = written.transactions if unit == "tx" else written.rows
         ours, theirs = amount / done, amount / native
         name = "transactions/s" if unit == "tx" else "row changes/s"
-        print(f"  project (job over the API, default settings): {done:.2f}s from resume = "
+        settings = "non-default settings" if "non-default" in label else "default settings"
+        print(f"  project (job over the API, {settings}): {done:.2f}s from resume = "
               f"{ours:,.0f} {name} (first change applied {first:.2f}s after resume)")
         print(f"  native (mariadb-binlog | mariadb): {native:.2f}s = {theirs:,.0f} {name}")
         print(f"  ratio: {ours / theirs:.2f}")
-        print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+        print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()) +
+              f"; native replay {native_cpu:.1f} (client programs and reference mariadbd)")
+        print("  " + describe_monitor(samples, wrote, job.capacity), flush=True)
         self.summary.append(f"| {label} | {ours:,.0f} {name} | {theirs:,.0f} | {ours / theirs:.2f} |")
+
+    def _native(self, start: BinlogPoint, end: BinlogPoint, tables: tuple[str, ...]) -> tuple[float, float]:
+        """Seconds and CPU seconds of the native replay, whose tables must equal the source's."""
+        before = _children_cpu() + cpu_seconds(self.reference.process.pid if self.reference.process else 0)
+        native = native_replay(self.source, start, end, self.reference)
+        used = _children_cpu() + cpu_seconds(self.reference.process.pid if self.reference.process else 0)
+        if not self.converged(tables, self.reference):
+            raise SystemExit("the native replay did not reproduce the source's tables")
+        return native, used - before
 
     def _profile(self, label: str) -> list[subprocess.Popen[bytes]]:
         if not self.args.profile:
@@ -139,11 +157,11 @@ class Bench:
         out = Path(self.args.profile)
         out.mkdir(parents=True, exist_ok=True)
         slug = "-".join(label.split()[1:3]).replace("/", "-")
-        return [subprocess.Popen(
-            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--subprocesses",
-             "--idle", "--threads", "--nonblocking", "--rate", "50", "--format", "raw",
-             "-o", str(out / f"{slug}-{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for name, proc in self.cluster.workers.items()]
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--threads",
+               "--nonblocking", "--rate", "50", "--format", "raw", *self.args.profile_flags.split()]
+        return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o", str(out / f"{slug}-{name}.txt")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name, proc in self.cluster.workers.items()]
 
     @staticmethod
     def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
@@ -223,6 +241,12 @@ class Bench:
         print("(2-core machine; same-run ratios are what to compare)")
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the replay's client programs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_shapes(bench: Bench) -> None:
     args = bench.args
     one, hundred = OneRow(), HundredRow()
@@ -239,6 +263,15 @@ def run_shapes(bench: Bench) -> None:
     if args.steady_seconds:
         bench.steady(100, 50, 1)
         bench.steady(1, 1000, 100_000_000)
+    if args.tuned_workers:
+        bench.job.update(parallel_workers=args.tuned_workers)
+        tuned = f"(non-default: parallel_workers {args.tuned_workers})"
+        if args.one_row:
+            bench.catch_up(f"{args.one_row:,} one-row transactions {tuned}",
+                           lambda c: one.write(c, args.one_row), OneRow.tables, "tx")
+        if args.hundred_row:
+            bench.catch_up(f"{args.hundred_row:,} 100-row transactions {tuned}",
+                           lambda c: hundred.write(c, args.hundred_row), HundredRow.tables, "rows")
     if args.tables:
         bench.many_tables()
 
@@ -252,8 +285,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mixed", type=int, default=5_000, help="mixed transactions (0: skip)")
     parser.add_argument("--steady-seconds", type=float, default=20, help="per fixed rate (0: skip)")
     parser.add_argument("--tables", type=int, default=300, help="small tables (0: skip)")
+    parser.add_argument("--tuned-workers", type=int, default=0, metavar="N",
+                        help="then the one-row and 100-row shapes again with parallel_workers N, "
+                             "labelled as non-default")
     parser.add_argument("--quick", action="store_true", help="a fifth of every amount, for a smoke run")
     parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks of both workers per shape")
+    parser.add_argument("--profile-flags", default="--idle",
+                        help="py-spy flags: --idle (waits too) or --gil (CPU only)")
+    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
     args = parser.parse_args(argv)
     if args.quick:
         args.one_row, args.hundred_row, args.mixed = args.one_row // 5, args.hundred_row // 5, args.mixed // 5
@@ -267,7 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         servers = [stack.enter_context(MariaDBServer(server_id=n)) for n in (201, 202, 203)]
         source, target, reference = servers
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
+        workdir = Path(args.workdir) if args.workdir else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
+        workdir.mkdir(parents=True, exist_ok=True)
         for server in (source, reference):
             create_schema(server)
         cluster = start_cluster(workdir, args.redis)
@@ -279,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         wait_for(lambda: bench.converged(Mixed.tables), 120, "the full copy")
         run_shapes(bench)
         bench.report()
+        job.delete()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,7 @@ class BenchJob:
     def __init__(self, cluster: Cluster, name: str, source: MariaDBServer, target: MariaDBServer,
                  schema: str, extra_dest: dict[str, Any] | None = None) -> None:
         self.cluster = cluster
-        self.config = {
+        self.config: dict[str, Any] = {
             "job_name": name,
             "src_task": {"mysql_connection_config": source.connection_config(),
                          "replicate_do_db": [{"table_schema": schema}]},
@@ -103,6 +104,14 @@ class BenchJob:
         wait_for(lambda: any("job_stage_incr" in e for e in self.cluster.events(self.job_id, "dest")),
                  600, f"{self.job_id} to reach incremental")
         return self
+
+    def update(self, **dest: Any) -> None:
+        """Change the dest's settings (an update: the tasks restart from their checkpoints)."""
+        self.config["dest_task"].update(dest)
+        old = self.running("dest")
+        self.cluster.post("/v2/job/migration", self.config)
+        wait_for(lambda: (now := self.running("dest")) and now["allocation_id"] != (old or {}).get(
+            "allocation_id"), 60, "the updated job's dest")
 
     def running(self, side: str) -> dict[str, Any] | None:
         alloc = self.cluster.allocation(self.job_id, side)
@@ -126,8 +135,63 @@ class BenchJob:
     def monitor(self, side: str) -> dict[str, Any]:
         return self.cluster.monitor(self.job_id, side)
 
+    @property
+    def capacity(self) -> int:
+        return 32  # repl_chan_buffer_size's default: the bench's jobs keep it
+
     def delete(self) -> None:
         self.cluster.request("POST", "/v2/job/delete", form={"job_id": self.job_id})
+
+
+class MonitorSampler:
+    """``GET /v2/monitor/task`` for the dest every half second, on a thread of its own."""
+
+    def __init__(self, job: BenchJob) -> None:
+        self._job = job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples: list[dict[str, Any]] = []
+
+    def start(self) -> MonitorSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._stop.set()
+        self._thread.join(10)
+        return self.samples
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            alloc = self._job.running("dest")
+            if alloc is None:
+                continue
+            params = {"allocation_id": alloc["allocation_id"], "task_name": "dest"}
+            status, body = self._job.cluster.request("GET", "/v2/monitor/task", params=params)
+            if status == 200 and body["tasks_status"].get("timestamp"):
+                self.samples.append(body["tasks_status"])
+
+
+def describe_monitor(samples: list[dict[str, Any]], wrote: tuple[float, float], capacity: int) -> str:
+    """The dest's monitor while it caught up, checked against what is known: the last applied
+    transaction was written between the workload's first and last write (binlog timestamps are
+    whole seconds), and the backlog never exceeds the capacity."""
+    busy = [s for s in samples if s["delay_count"]["time"] > 0]
+    if not busy:
+        return "monitor: no sample while behind"
+    wrong = []
+    for sample in busy:
+        at = sample["timestamp"] / 1e9
+        low, high = at - wrote[1] - 1, at - wrote[0] + 1
+        if not low <= sample["delay_count"]["time"] <= high:
+            wrong.append(f"delay {sample['delay_count']['time']}s outside {low:.0f}..{high:.0f}s")
+    queued = [int(s["backlog"].split("/")[0]) for s in samples]
+    if max(queued) > capacity or any(not s["backlog"].endswith(f"/{capacity}") for s in samples):
+        wrong.append(f"backlog {max(queued)} over {capacity}")
+    delays = [s["delay_count"]["time"] for s in busy]
+    verdict = "consistent" if not wrong else "INCONSISTENT: " + "; ".join(wrong[:3])
+    return (f"monitor while catching up: delay {min(delays)}..{max(delays)}s, backlog up to "
+            f"{max(queued)}/{capacity} over {len(samples)} samples ({verdict})")
 
 
 def applied_prefix(conn: pymysql.connections.Connection, job_id: str) -> int:
