@@ -91,21 +91,25 @@ class BatchQueue:
         self.error: BaseException | None = None
 
     # -- the main thread ----------------------------------------------------------------
-    def put(self, item: Pending, stop: StopSignal) -> None:
-        """Queue one transaction, waiting while the queue is over its budget; raises
-        ``Stopped`` if ``stop`` is set meanwhile (the caller must not acknowledge the entry)."""
-        with self._cond:
-            while self._waiting and self._waiting_bytes + item.size > self._max_waiting:
+    def put(self, item: Pending, stop: StopSignal, while_waiting: Callable[[], None] | None = None) -> None:
+        """Queue one transaction, waiting while the queue is over its budget (calling
+        ``while_waiting`` now and then, e.g. to keep the monitor current); raises ``Stopped``
+        if ``stop`` is set meanwhile (the caller must not acknowledge the entry)."""
+        while True:
+            with self._cond:
                 self._raise_error()
+                if not self._waiting or self._waiting_bytes + item.size <= self._max_waiting:
+                    self.submitted += 1
+                    item.ordinal = self.submitted
+                    self._waiting.append(item)
+                    self._waiting_bytes += item.size
+                    self._cond.notify_all()
+                    return
                 if stop.is_set():
                     raise Stopped("stop requested")
                 self._cond.wait(0.2)
-            self._raise_error()
-            self.submitted += 1
-            item.ordinal = self.submitted
-            self._waiting.append(item)
-            self._waiting_bytes += item.size
-            self._cond.notify_all()
+            if while_waiting is not None:
+                while_waiting()
 
     def take_finished(self) -> list[Batch]:
         """Batches committed since the last call (for stats)."""

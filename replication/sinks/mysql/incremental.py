@@ -66,11 +66,13 @@ class IncrementalApplier:
     def __init__(self, job_id: str, cfg: MySQLDestTaskConfig, conn_factory: ConnFactory,
                  stats: TaskStats, windows: Callable[[], TableWindows] | None = None,
                  fence: OwnerFence = UNFENCED, stop: StopSignal | None = None,
-                 on_commit: Callable[[int], None] | None = None) -> None:
+                 on_commit: Callable[[int], None] | None = None,
+                 publish: Callable[[], None] | None = None) -> None:
         self.job_id = job_id
         self._factory = conn_factory
         self._stats = stats
         self._stop = stop or ManualStop()
+        self._publish = publish or (lambda: None)
         self._store = CheckpointStore(conn_factory, job_id, fence)
         conn = conn_factory()
         try:
@@ -147,8 +149,12 @@ class IncrementalApplier:
             else:
                 checkpoint.applied_positions.add((tx.file, tx.pos))
             self._stats.read_master_tx_count += 1
+            if self.idle:
+                # Falling behind now: until something commits, the delay is at least this
+                # transaction's age (what was applied before it is older).
+                self._stats.set_delay_from(tx.timestamp)
             idempotent = self._stitch(tx)
-            self._queue.put(Pending(tx, idempotent, estimate_size(tx)), self._stop)
+            self._queue.put(Pending(tx, idempotent, estimate_size(tx)), self._stop, self._while_waiting)
         return self._queue.submitted
 
     def _prepare(self, applier: MySQLApplier, batch: Batch) -> Callable[[MySQLApplier], None]:
@@ -194,6 +200,20 @@ class IncrementalApplier:
         """Update stats from what committed and fold the checkpoint now and then."""
         if self._queue.error is not None:
             raise self._queue.error
+        self._count_committed()
+        stats = self._stats
+        low = self._queue.low_water
+        now = time.monotonic()
+        if (force or now >= self._next_fold) and low > self._folded:
+            self._next_fold = now + FOLD_INTERVAL
+            self._store.fold(low)
+            self._folded = low
+            if self.checkpoint is not None:
+                stats.current_coordinates.gtid_set = str(self.checkpoint.executed)
+
+    def _count_committed(self) -> None:
+        """The monitor's counters, coordinates and delay (now minus the source time of the
+        newest committed transaction) from the batches committed since the last call."""
         stats = self._stats
         finished = self._queue.take_finished()
         for batch in finished:
@@ -204,14 +224,11 @@ class IncrementalApplier:
             coords = stats.current_coordinates
             coords.file, coords.position = last.file, last.pos
             stats.set_delay_from(last.timestamp)
-        low = self._queue.low_water
-        now = time.monotonic()
-        if (force or now >= self._next_fold) and low > self._folded:
-            self._next_fold = now + FOLD_INTERVAL
-            self._store.fold(low)
-            self._folded = low
-            if self.checkpoint is not None:
-                stats.current_coordinates.gtid_set = str(self.checkpoint.executed)
+
+    def _while_waiting(self) -> None:
+        """While a submit waits for the workers: keep the monitor current."""
+        self._count_committed()
+        self._publish()
 
     def drain(self, timeout: float) -> bool:
         """Wait until everything submitted committed."""

@@ -109,7 +109,8 @@ class MySQLSink:
         # go to the target in one round trip.
         multi = target_factory(ctx, client_flag=CLIENT.MULTI_STATEMENTS)
         self._incr = IncrementalApplier(ctx.job.job_id, self._cfg, multi, ctx.stats,
-                                        self._table_windows, self._fence, ctx.stop, self._acknowledge)
+                                        self._table_windows, self._fence, ctx.stop, self._acknowledge,
+                                        ctx.publish_stats)
 
     def _table_windows(self) -> TableWindows:
         """Each copied table's snapshot start/end, by target name, for stitching."""
