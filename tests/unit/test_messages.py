@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+import msgpack
+
 from replication.wire import codec
 
 
@@ -31,3 +33,18 @@ def test_registered_messages_nest() -> None:
     back = codec.decode(codec.encode(msg))
     assert back == msg
     assert isinstance(back.inner, Sample)
+
+
+def test_messages_in_the_former_nested_encoding_still_decode() -> None:
+    """A stream written before messages became tagged maps: extension type 10, one document
+    per message."""
+    def nested(kind: str, fields: list) -> msgpack.ExtType:
+        return msgpack.ExtType(10, msgpack.packb([kind, fields], use_bin_type=True))
+
+    inner = nested("test.sample", ["in", [], None])
+    data = msgpack.packb(nested("test.sample", ["outer", [[1, "x"]], inner]), use_bin_type=True)
+    assert codec.decode(data) == Sample("outer", [[1, "x"]], Sample("in", []))
+
+
+def test_a_plain_map_is_not_taken_for_a_message() -> None:
+    assert codec.decode(codec.encode({-1: ["test.sample"], "x": 1})) == {-1: ["test.sample"], "x": 1}

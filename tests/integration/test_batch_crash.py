@@ -1,0 +1,142 @@
+"""SIGKILL of the dest in the middle of a target transaction that applies many source
+transactions at once: nothing of it stays, and after a restart every source transaction is
+applied exactly once.
+
+The dest runs in its own process (``python -m replication.cli``) with default settings. Its
+backlog is written before it starts, so its target transactions take many source
+transactions each; a row lock held on the target stops one of them halfway (several source
+transactions' rows already written in it), and the dest is killed right there. A server only
+notices a dead client when it next talks to it, so the test then ends the blocked session as
+the server eventually would (KILL), which rolls the half-applied batch back. Each source
+transaction increments a counter (``n = n + 1``) and inserts a fresh key: applied twice, the
+sum or the insert would show it; lost, the sum would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+import redis
+
+from scripts.mariadb_sandbox import MariaDBServer
+from tests.conftest import REDIS_TEST_URL
+from tests.integration.incremental_helpers import table_summary
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSACTIONS = 2000
+
+
+def _job_file(tmp_path: Path, job_id: str, source: MariaDBServer, target: MariaDBServer,
+              schema: str, gtid: str) -> Path:
+    job = {"job_id": job_id, "job_name": job_id, "job_type": "migration",
+           "src_task": {"mysql_connection_config": source.connection_config(), "gtid": gtid,
+                        "replicate_do_db": [{"table_schema": schema}]},
+           "dest_task": {"mysql_connection_config": target.connection_config()}}
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job))
+    return path
+
+
+def _spawn(task: str, job_file: Path, log_dir: Path) -> subprocess.Popen[bytes]:
+    out = open(log_dir / f"{task}.log", "ab")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen([sys.executable, "-m", "replication.cli", task, "--job-config", str(job_file),
+                             "--redis", REDIS_TEST_URL], cwd=ROOT, stdout=out, stderr=out)
+
+
+def _create(server: MariaDBServer, schema: str) -> None:
+    server.execute(f"CREATE DATABASE `{schema}`")
+    server.execute(f"CREATE TABLE `{schema}`.counter (id INT PRIMARY KEY, n BIGINT NOT NULL)")
+    server.execute(f"CREATE TABLE `{schema}`.log (id BIGINT PRIMARY KEY, counter_id INT NOT NULL)")
+    server.execute(f"INSERT INTO `{schema}`.counter SELECT seq, 0 FROM `{schema}`.seq_1_to_10")
+
+
+def _write(source: MariaDBServer, schema: str) -> None:
+    """Transaction i increments counter i % 10 + 1 and logs i; counter 10 first at i = 9."""
+    conn = source.connect(database=schema)
+    with conn.cursor() as cur:
+        for i in range(TRANSACTIONS):
+            conn.begin()
+            cur.execute("UPDATE counter SET n = n + 1 WHERE id = %s", (i % 10 + 1,))
+            cur.execute("INSERT INTO log VALUES (%s, %s)", (i, i % 10 + 1))
+            conn.commit()
+    conn.close()
+
+
+def _waiting_dest_transaction(target: MariaDBServer, timeout: float = 60) -> tuple[int, int]:
+    """The session of the dest's transaction blocked on the held lock, and the rows it had
+    written by then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = target.execute("SELECT trx_mysql_thread_id, trx_rows_modified FROM "
+                              "information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
+        if rows:
+            return int(str(rows[0][0])), int(str(rows[0][1]))
+        time.sleep(0.05)
+    raise AssertionError("the dest never blocked on the held row lock")
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transaction_once(
+    source_server: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
+    job_id: str, fresh_schema: str, tmp_path: Path,
+) -> None:
+    schema = fresh_schema
+    for server in (source_server, target_server):
+        _create(server, schema)
+    start = str(source_server.execute("SELECT @@gtid_binlog_pos")[0][0])
+    job_file = _job_file(tmp_path, job_id, source_server, target_server, schema, start)
+    procs = {"src": _spawn("src", job_file, tmp_path)}
+    lock: pymysql.connections.Connection | None = None
+    try:
+        _write(source_server, schema)
+        lock = target_server.connect(database=schema)
+        lock.begin()
+        with lock.cursor() as cur:
+            cur.execute("SELECT n FROM counter WHERE id = 10 FOR UPDATE")
+        procs["dest"] = _spawn("dest", job_file, tmp_path)
+        session, rows_written = _waiting_dest_transaction(target_server)
+        os.kill(procs["dest"].pid, signal.SIGKILL)
+        procs["dest"].wait()
+        target_server.execute(f"KILL {session}")
+        lock.rollback()
+        lock.close()
+        lock = None
+        # Nine source transactions (two rows each) precede the first the lock stops: those
+        # not committed by earlier batches were in the blocked one, which left nothing.
+        committed = int(str(target_server.execute(f"SELECT COUNT(*) FROM `{schema}`.log")[0][0]))
+        assert target_server.execute(f"SELECT SUM(n) FROM `{schema}`.counter")[0][0] == committed
+        assert rows_written + 2 * committed == 18
+        assert rows_written >= 4, "the blocked target transaction should hold several source transactions"
+
+        procs["dest"] = _spawn("dest", job_file, tmp_path)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for task, proc in procs.items():
+                assert proc.poll() is None, f"{task} exited: {(tmp_path / f'{task}.log').read_text()[-3000:]}"
+            if table_summary(source_server, schema) == table_summary(target_server, schema):
+                break
+            time.sleep(0.5)
+    finally:
+        if lock is not None:
+            lock.rollback()
+            lock.close()
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        redis_client.delete(f"dtle:stream:{job_id}")
+    assert table_summary(target_server, schema) == table_summary(source_server, schema)
+    total = f"SELECT SUM(n), COUNT(*) FROM `{schema}`.counter"
+    assert target_server.execute(total)[0] == source_server.execute(total)[0] == (TRANSACTIONS, 10)
+    assert target_server.execute(f"SELECT COUNT(*) FROM `{schema}`.log")[0][0] == TRANSACTIONS

@@ -1,0 +1,137 @@
+"""A dest that falls behind catches up in few target transactions, exactly once, with default
+settings; the src sends what its reader has ready in one message; the monitor's delay while
+catching up is the age of what was applied."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+
+from replication.runners import DestRunner, SrcRunner
+from replication.stats import STAGE_WAITING
+from replication.wire import codec
+from replication.wire.changes import TransactionGroup
+from replication.wire.transport import stream_key
+from scripts.mariadb_sandbox import MariaDBServer
+from tests.integration.incremental_helpers import make_job, start_runner, table_summary, wait_converged
+from tests.integration.workload import Workload, create_tables
+
+
+def _position(server: MariaDBServer) -> str:
+    return str(server.execute("SELECT @@gtid_binlog_pos")[0][0] or "")
+
+
+def _binlog_transactions(server: MariaDBServer) -> int:
+    """Transactions the server has written to its binlog (domain 0)."""
+    pos = _position(server)
+    return int(pos.split(",")[0].rpartition("-")[2]) if pos else 0
+
+
+def test_a_backlog_of_interleaved_changes_is_applied_in_few_target_transactions(
+    source_server: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
+    job_id: str, fresh_schema: str,
+) -> None:
+    s = fresh_schema
+    for server in (source_server, target_server):
+        create_tables(server, s, rows=2000)
+    job = make_job(job_id, source_server, target_server, s, gtid=_position(source_server))
+    # Inserts, updates and deletes of the same keys, key changes, a table without a key and
+    # n = n + 1 counters, all waiting before the dest starts: its batches mix them all.
+    workload = Workload(source_server, s)
+    workload.run(count=1500)
+    src = start_runner(SrcRunner, job, redis_client)
+    commits = _binlog_transactions(target_server)
+    dest = start_runner(DestRunner, job, redis_client)
+    try:
+        wait_converged(source_server, target_server, s, timeout=120, runners=(src, dest))
+    finally:
+        src.stop()
+        dest.stop()
+    assert not src.error and not dest.error
+    counters = f"SELECT SUM(n) FROM `{s}`.counter"
+    assert target_server.execute(counters)[0][0] == source_server.execute(counters)[0][0] > 0
+    assert table_summary(target_server, s) == table_summary(source_server, s)
+    assert dest.ctx.stats.exec_master_tx_count == 1500
+    applied_in = _binlog_transactions(target_server) - commits
+    assert applied_in < 1500 / 5, f"{applied_in} target transactions: the backlog should share them"
+
+
+def _groups(client: redis.Redis, job_id: str) -> list[tuple[bytes, TransactionGroup]]:
+    """The stream's transaction groups (after the IncrementalStart), with their entry ids."""
+    entries = client.xrange(stream_key(job_id))
+    messages = [(entry_id, codec.decode(fields[b"m"])) for entry_id, fields in entries]
+    return [(entry_id, m) for entry_id, m in messages if isinstance(m, TransactionGroup)]
+
+
+def test_a_src_whose_stream_is_full_sends_what_it_read_meanwhile_in_one_message(
+    source_server: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
+    job_id: str, fresh_schema: str,
+) -> None:
+    s = fresh_schema
+    create_tables(source_server, s)
+    job = make_job(job_id, source_server, target_server, s, gtid=_position(source_server))
+    first = _binlog_transactions(source_server)
+    Workload(source_server, s).run(count=1000)
+    wrote = _binlog_transactions(source_server) - first  # changing no row writes no transaction
+    src = start_runner(SrcRunner, job, redis_client)
+    try:
+        # No dest: the stream fills up to repl_chan_buffer_size (32) and stays there.
+        _wait(lambda: redis_client.xlen(stream_key(job_id)) >= 32, "a full stream")
+        time.sleep(1)  # the reader has read everything meanwhile
+        assert redis_client.xlen(stream_key(job_id)) == 32
+        sent = _groups(redis_client, job_id)
+        redis_client.xdel(stream_key(job_id), *[entry_id for entry_id, _ in sent])  # as a dest acks
+        early = sum(len(g.transactions) for _, g in sent)
+        _wait(lambda: sum(len(g.transactions) for _, g in _groups(redis_client, job_id)) >= wrote - early,
+              "the rest of the transactions")
+        later = _groups(redis_client, job_id)
+    finally:
+        src.stop()
+        redis_client.delete(stream_key(job_id))
+    assert early + sum(len(g.transactions) for _, g in later) == wrote > 800
+    assert len(later) == 1, f"{len(later)} messages for what was read while the stream was full"
+    assert not src.error
+
+
+def _wait(predicate: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_while_the_dest_catches_up_its_delay_is_the_age_of_what_it_applied(
+    source_server: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
+    job_id: str, fresh_schema: str,
+) -> None:
+    s = fresh_schema
+    for server in (source_server, target_server):
+        create_tables(server, s)
+    job = make_job(job_id, source_server, target_server, s, gtid=_position(source_server))
+    written = time.time()
+    Workload(source_server, s).run(count=300)
+    time.sleep(3)
+    lock = target_server.connect(database=s)
+    lock.begin()
+    with lock.cursor() as cur:
+        cur.execute("SELECT * FROM counter FOR UPDATE")  # the dest stops at its first increment
+    src = start_runner(SrcRunner, job, redis_client)
+    dest = start_runner(DestRunner, job, redis_client)
+    try:
+        delays = []
+        for _ in range(10):
+            time.sleep(0.2)
+            delays.append((time.time(), dest.ctx.stats.to_monitor()["delay_count"]["time"]))
+        lock.rollback()
+        wait_converged(source_server, target_server, s, timeout=60, runners=(src, dest))
+        time.sleep(1)  # a receive with nothing new: the dest says it caught up
+        caught_up = dest.ctx.stats.to_monitor()
+    finally:
+        lock.close()
+        src.stop()
+        dest.stop()
+    for now, delay in delays[3:]:  # once the dest has taken its first batch
+        assert now - written - 4 <= delay <= now - written + 1, (now - written, delay)
+    assert caught_up["delay_count"]["time"] == 0 and caught_up["stage"] == STAGE_WAITING
