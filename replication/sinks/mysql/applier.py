@@ -237,6 +237,11 @@ class MySQLApplier:
             return
         picks = [columns.index(k) for k in key]
         upsert = _insert_parts(table, columns, upsert=True)
+        if len(picks) == 1:  # the common case, without a generator per row
+            pick = picks[0]
+            if all(before[pick] == after[pick] for before, after in event.rows):
+                batch.add_rows(*upsert, [after for _, after in event.rows])
+                return
         same: list[Any] = []
         for before, after in event.rows:
             if all(before[i] == after[i] for i in picks):
@@ -332,21 +337,25 @@ class _Batch:
 
 
 def _literal(conn: pymysql.connections.Connection) -> Callable[[Any], str]:
-    """``conn.escape`` with the commonest types first: it is the dest's hottest call, and
-    pymysql reaches them only after several checks (same text for every value)."""
+    """``conn.escape`` with the commonest types first and inlined: it is the dest's hottest
+    call, and pymysql reaches them only after several checks (same text for every value)."""
     escape = conn.escape
     # The session's sql_mode is '' (set on connect), so backslash escapes apply; should it
     # ever say otherwise, strings take pymysql's own path, which honours it.
     plain_strings = not conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+    not_finite = ("inf", "-inf", "nan")
 
     def literal(value: Any) -> str:
         kind = type(value)
         if kind is int:
             return str(value)
-        if kind is float:
-            return escape_float(value)
         if kind is str and plain_strings:
             return "'" + escape_string(value) + "'"
+        if kind is float:
+            text = repr(value)  # what escape_float writes, which also rejects inf and nan
+            return text if "e" in text else escape_float(value) if text in not_finite else text + "e0"
+        if value is None:
+            return "NULL"
         return escape(value)
     return literal
 
