@@ -114,3 +114,16 @@ def test_a_full_queue_makes_the_submitter_wait_and_a_stop_ends_the_wait() -> Non
     with pytest.raises(Stopped):
         queue.put(_row(2, [2]), stop, lambda: calls.append(1))
     assert queue.submitted == 1 and calls, "the waiting submitter keeps the monitor current"
+
+
+def test_keys_of_committed_batches_do_not_fill_the_history() -> None:
+    tracker = DependencyTracker(_Keys(), 4, use_commit_parents=False)
+    queue = _queue(_row(1, [1, 2, 3]), tracker=tracker)
+    first = queue.take()
+    assert first is not None
+    queue.finish(first)
+    queue.put(_row(2, [4, 5]), ManualStop())
+    queue.put(_row(3, [6]), ManualStop())
+    second = queue.take()  # without forgetting batch 1's keys, 0-1-2 would overflow the history
+    assert second is not None and [i.tx.gtid for i in second.items] == ["0-1-2", "0-1-3"]
+    assert second.dep == 0

@@ -181,6 +181,8 @@ class BatchQueue:
         """Take the longest run of waiting transactions that may share one target transaction."""
         seq = self._seq + 1
         self._seq = seq
+        if self._tracker is not None:
+            self._tracker.forget_committed(self.low_water)
         items: list[Pending] = []
         size = dep = 0
         while self._waiting:

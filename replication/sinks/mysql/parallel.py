@@ -69,6 +69,13 @@ class DependencyTracker:
         self.admit(plan)
         return plan.dep, plan.writeset is None
 
+    def forget_committed(self, low_water: int) -> None:
+        """Drop keys last written by batches that committed (every seq <= ``low_water``): a
+        dependency on them is met already, and they would only fill the history. Done when the
+        history is half full, so the scan stays rare."""
+        if len(self._last_writer) > self._history_size // 2:
+            self._last_writer = {k: s for k, s in self._last_writer.items() if s > low_water}
+
     def plan(self, tx: Transaction, seq: int, first: bool) -> Plan | None:
         """What batch ``seq`` waits for if ``tx`` joins it; None when it may not (its keys
         would overflow the history, which only a batch's first member may clear)."""
