@@ -4,15 +4,19 @@ catching up is the age of what was applied."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import redis
+from pymysql.constants import CLIENT
 
 from replication.runners import DestRunner, SrcRunner
+from replication.sinks.mysql.applier import MySQLApplier, TableKeys
+from replication.sinks.mysql.checkpoint import INSERT_SQL, ensure_table
 from replication.stats import STAGE_WAITING
 from replication.wire import codec
-from replication.wire.changes import TransactionGroup
+from replication.wire.changes import DELETE, INSERT, RowEvent, Transaction, TransactionGroup
 from replication.wire.transport import stream_key
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.integration.incremental_helpers import make_job, start_runner, table_summary, wait_converged
@@ -79,13 +83,16 @@ def test_a_src_whose_stream_is_full_sends_what_it_read_meanwhile_in_one_message(
     try:
         # No dest: the stream fills up to repl_chan_buffer_size (32) and stays there.
         _wait(lambda: redis_client.xlen(stream_key(job_id)) >= 32, "a full stream")
-        time.sleep(1)  # the reader has read everything meanwhile
+        _wait(lambda: src.ctx.stats.read_master_tx_count >= wrote, "the src to take every transaction")
         assert redis_client.xlen(stream_key(job_id)) == 32
         sent = _groups(redis_client, job_id)
         redis_client.xdel(stream_key(job_id), *[entry_id for entry_id, _ in sent])  # as a dest acks
         early = sum(len(g.transactions) for _, g in sent)
         _wait(lambda: sum(len(g.transactions) for _, g in _groups(redis_client, job_id)) >= wrote - early,
-              "the rest of the transactions")
+              "the rest of the transactions",
+              lambda: f"wrote {wrote}, early {early}, read {src.ctx.stats.read_master_tx_count}, "
+                      f"stream {redis_client.xlen(stream_key(job_id))} "
+                      f"{[len(g.transactions) for _, g in _groups(redis_client, job_id)]}, {src.error}")
         later = _groups(redis_client, job_id)
     finally:
         src.stop()
@@ -95,10 +102,11 @@ def test_a_src_whose_stream_is_full_sends_what_it_read_meanwhile_in_one_message(
     assert not src.error
 
 
-def _wait(predicate: Callable[[], bool], what: str, timeout: float = 90) -> None:
+def _wait(predicate: Callable[[], bool], what: str, state: Callable[[], str] = str,
+          timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {state()}"
         time.sleep(0.05)
 
 
@@ -135,3 +143,39 @@ def test_while_the_dest_catches_up_its_delay_is_the_age_of_what_it_applied(
     for now, delay in delays[3:]:  # once the dest has taken its first batch
         assert now - written - 4 <= delay <= now - written + 1, (now - written, delay)
     assert caught_up["delay_count"]["time"] == 0 and caught_up["stage"] == STAGE_WAITING
+
+
+def test_rows_moved_ahead_that_collide_under_the_collation_are_applied_in_source_order(
+    target_server: MariaDBServer, job_id: str, fresh_schema: str,
+) -> None:
+    """'A' and 'a' are different values but one key under a case-insensitive collation: the
+    INSERT of 'A' moved ahead of the DELETE of 'a' breaks the key, and the batch is applied
+    again as the source wrote it."""
+    s = fresh_schema
+    target_server.execute(f"CREATE DATABASE `{s}`")
+    target_server.execute(f"CREATE TABLE `{s}`.t (k VARCHAR(10) PRIMARY KEY, v INT) "
+                          "COLLATE utf8mb4_general_ci")
+    target_server.execute(f"INSERT INTO `{s}`.t VALUES ('a', 1)")
+    factory = target_server.connect
+    conn = factory()
+    ensure_table(conn)
+    conn.close()
+    applier = MySQLApplier(lambda: target_server.connect(client_flag=CLIENT.MULTI_STATEMENTS),
+                           TableKeys(factory), INSERT_SQL)
+
+    def tx(n: int, kind: str, row: list[object]) -> tuple[Transaction, frozenset[tuple[str, str]]]:
+        return Transaction(f"0-9-{n}", "", 0, 0, [RowEvent(s, "t", kind, ["k", "v"], [row])]), frozenset()
+
+    logger = logging.getLogger("replication.sinks.mysql.applier")
+    said: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        applier.apply_batch([tx(1, INSERT, ["b", 2]), tx(2, DELETE, ["a", 1]), tx(3, INSERT, ["A", 3])],
+                            (job_id, 1, "0-9-1,0-9-2,0-9-3", "", 0))
+    finally:
+        applier.close()
+        logger.removeHandler(handler)
+    assert sorted(target_server.execute(f"SELECT k, v FROM `{s}`.t")) == [("A", 3), ("b", 2)]
+    assert any("again in source order" in message for message in said), said

@@ -1,7 +1,9 @@
-"""Applies one source transaction to a MySQL target as one target transaction, exactly once.
+"""Applies source transactions to a MySQL target, a batch of them per target transaction,
+exactly once.
 
-The rows and the checkpoint row go into the same target transaction. Statements are keyed by
-the target table's primary key (or first NOT NULL unique key):
+The rows and the checkpoint row go into the same target transaction (``statements`` assembles
+its text). Statements are keyed by the target table's primary key (or first NOT NULL unique
+key):
 
 - INSERT: one multi-row ``INSERT`` (``executemany`` batches it); while replaying a window the
   target may already contain, ``INSERT ... ON DUPLICATE KEY UPDATE`` instead.
@@ -22,30 +24,41 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pymysql
-from pymysql.constants import CLIENT, SERVER_STATUS
-from pymysql.converters import escape_float, escape_string
+from pymysql.constants import CLIENT
 
 from replication.errors import TargetError
 from replication.mysql import ConnFactory, quote_ident, quote_table
 from replication.sinks.mysql.fence import UNFENCED, OwnerFence
 from replication.sinks.mysql.keys import TableKey, TableKeys
-from replication.wire.changes import DDL, DELETE, INSERT, RowEvent, Transaction
+from replication.sinks.mysql.statements import REORDER_ROWS, Rendered, Statements, key_values, literal
+from replication.wire.changes import DDL, DELETE, INSERT, UPDATE, RowEvent, Transaction
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout
 DDL_ALREADY_DONE = {1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1176}
 MAX_RETRIES = 5
-STATEMENT_BYTES = 512 * 1024  # one multi-row statement: far under any max_allowed_packet
-ROUND_TRIP_BYTES = 1024 * 1024
 
 __all__ = ["MySQLApplier", "TableKey", "TableKeys"]
 
 # A source transaction and the tables it writes idempotently (the full copy's window).
 Applied = tuple[Transaction, frozenset[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How rows of one table with one column list are matched: the key's positions (empty:
+    no usable key in these columns) and every unique key's positions (None: some unique key is
+    not among the columns, so rows of these changes never move ahead of others)."""
+
+    table_key: TableKey
+    key: tuple[str, ...]
+    picks: tuple[int, ...]
+    uniques: tuple[tuple[int, ...], ...] | None
 
 
 def _named(items: Sequence[Applied]) -> str:
@@ -70,6 +83,7 @@ class MySQLApplier:
         # How values are written, from the first connection (sql_mode is set on connect).
         self._escape: Callable[[Any], str] | None = None
         self._multi = False
+        self._shapes: dict[tuple[str, str, tuple[str, ...]], _Shape] = {}
 
     def connection(self) -> pymysql.connections.Connection:
         with self._lock:  # a worker's builder thread may ask for the dialect meanwhile
@@ -80,7 +94,7 @@ class MySQLApplier:
                     cur.execute("SET time_zone='+00:00', foreign_key_checks=0, sql_mode=''")
                 self._conn = conn
                 if self._escape is None:
-                    self._escape = _literal(conn)
+                    self._escape = literal(conn)
                     self._multi = bool(conn.client_flag & CLIENT.MULTI_STATEMENTS)
             return self._conn
 
@@ -103,25 +117,28 @@ class MySQLApplier:
         target transaction (each ``(tx, tables to write idempotently)``)."""
         self._commit_rows(items, [(self._checkpoint_sql, checkpoint_args)])
 
-    def render_batch(self, items: Sequence[Applied], checkpoint_args: tuple) -> list[str]:
+    def render_batch(self, items: Sequence[Applied], checkpoint_args: tuple) -> Rendered:
         """What ``apply_batch`` sends, so a worker can build it while the target is busy with
         the previous batch; send it with ``execute``."""
-        return self._render(items, [(self._checkpoint_sql, checkpoint_args)])
+        return self._render(items, [(self._checkpoint_sql, checkpoint_args)], reorder=True)
 
-    def execute(self, round_trips: list[str], items: Sequence[Applied]) -> None:
-        """Send a rendered target transaction, retrying deadlocks."""
-        self._run(lambda: round_trips, items)
+    def execute(self, rendered: Rendered, items: Sequence[Applied], checkpoint_args: tuple) -> None:
+        """Send a rendered batch, retrying deadlocks (and in source order if it had moved rows
+        ahead and failed)."""
+        checkpoint = [(self._checkpoint_sql, checkpoint_args)]
+        self._run(lambda strict: self._render(items, checkpoint, False) if strict else rendered, items)
 
     def _commit_rows(self, items: Sequence[Applied], checkpoint: Sequence[tuple[str, tuple]]) -> None:
         """The row changes of ``items`` and the checkpoint statements as one target
-        transaction, usually in a single round trip (see ``_Batch``)."""
-        self._run(lambda: self._render(items, checkpoint), items)
+        transaction, usually in a single round trip (see ``statements``)."""
+        self._run(lambda strict: self._render(items, checkpoint, not strict), items)
 
-    def _render(self, items: Sequence[Applied], checkpoint: Sequence[tuple[str, tuple]]) -> list[str]:
+    def _render(self, items: Sequence[Applied], checkpoint: Sequence[tuple[str, tuple]],
+                reorder: bool) -> Rendered:
         if self._escape is None:
             self.connection()
         assert self._escape is not None
-        batch = _Batch(self._escape, self._multi)
+        batch = Statements(self._escape, self._multi, reorder)
         for sql, args in self.fence.statements():  # first: it locks the owner row
             batch.add_statement(sql, args)
         for tx, idempotent in items:
@@ -131,16 +148,19 @@ class MySQLApplier:
         for sql, args in checkpoint:
             batch.add_statement(sql, args)
         batch.add("COMMIT")
-        return batch.round_trips()
+        return batch.render()
 
-    def _run(self, render: Callable[[], list[str]], items: Sequence[Applied]) -> None:
-        """Render and send one target transaction; roll back and retry it on deadlocks and
-        lock wait timeouts, stop on a fence failure, raise ``TargetError`` otherwise."""
+    def _run(self, render: Callable[[bool], Rendered], items: Sequence[Applied]) -> None:
+        """Render (``render(strict)``) and send one target transaction; roll back and retry
+        it on deadlocks and lock wait timeouts, once more in source order if rows had moved
+        ahead, stop on a fence failure, raise ``TargetError`` otherwise."""
+        strict = False
         for attempt in range(1, MAX_RETRIES + 1):
             conn = self.connection()
             try:
+                rendered = render(strict)
                 with conn.cursor() as cur:
-                    for sql in render():
+                    for sql in rendered.round_trips:
                         cur.execute(sql)
                         while cur.nextset():
                             pass
@@ -154,6 +174,10 @@ class MySQLApplier:
                 if code in RETRYABLE and attempt < MAX_RETRIES:
                     log.warning("retrying %s after error %s (attempt %d)", _named(items), code, attempt)
                     time.sleep(0.05 * attempt)
+                    continue
+                if not strict and attempt < MAX_RETRIES and rendered.reordered:
+                    log.warning("applying %s again in source order after error %s", _named(items), code)
+                    strict = True
                     continue
                 raise TargetError(f"applying {_named(items)} failed: "
                                   f"{exc.args[-1] if exc.args else exc}") from exc
@@ -203,44 +227,60 @@ class MySQLApplier:
             self.close()
 
     # -- statements ---------------------------------------------------------------------
-    def _rows(self, batch: _Batch, event: RowEvent, idempotent: bool) -> None:
-        table = quote_table(event.schema, event.table)
-        key = self._keys.get(event.schema, event.table).key
-        if key and not set(key) <= set(event.columns):
-            key = ()  # column_map_from left the key out: match on what we have
-        if event.kind == INSERT:
-            batch.add_rows(*_insert_parts(table, event.columns, upsert=idempotent), event.rows)
-        elif event.kind == DELETE:
-            self._delete(batch, table, event, key)
-        else:
-            self._update(batch, table, event, key, idempotent)
+    def _shape(self, event: RowEvent) -> _Shape:
+        table_key = self._keys.get(event.schema, event.table)
+        cache_key = (event.schema, event.table, tuple(event.columns))
+        found = self._shapes.get(cache_key)
+        if found is None or found.table_key is not table_key:  # new, or the keys were re-read
+            index = {c: i for i, c in enumerate(event.columns)}
+            # column_map_from may leave the key out: then match on what we have.
+            key = table_key.key if set(table_key.key) <= index.keys() else ()
+            uniques = (tuple(tuple(index[c] for c in u) for u in table_key.uniques)
+                       if all(set(u) <= index.keys() for u in table_key.uniques) else None)
+            found = self._shapes[cache_key] = _Shape(table_key, key, tuple(index[k] for k in key), uniques)
+        return found
 
-    def _delete(self, batch: _Batch, table: str, event: RowEvent, key: tuple[str, ...]) -> None:
-        if not key:
+    def _rows(self, batch: Statements, event: RowEvent, idempotent: bool) -> None:
+        table = quote_table(event.schema, event.table)
+        shape = self._shape(event)
+        keys = None
+        if shape.key and shape.uniques is not None and len(event.rows) <= REORDER_ROWS:
+            images = ([img for pair in event.rows for img in pair] if event.kind == UPDATE
+                      else event.rows)
+            keys = key_values(table, shape.uniques, images)
+        if event.kind == INSERT:
+            batch.add_rows(*_insert_parts(table, event.columns, upsert=idempotent), event.rows, keys)
+        elif event.kind == DELETE:
+            self._delete(batch, table, event, shape, keys)
+        else:
+            self._update(batch, table, event, shape, idempotent, keys)
+
+    def _delete(self, batch: Statements, table: str, event: RowEvent, shape: _Shape,
+                keys: set[tuple] | None) -> None:
+        if not shape.key:
             sql = f"DELETE FROM {table} WHERE {_all_columns_match(event.columns)} LIMIT 1"
             for row in event.rows:
                 batch.add_statement(sql, row)
             return
-        picks = [event.columns.index(k) for k in key]
-        cols = ",".join(quote_ident(k) for k in key)
+        cols = ",".join(quote_ident(k) for k in shape.key)
         head = f"DELETE FROM {table} WHERE ({cols}) IN ("
-        batch.add_rows(head, ")", [[r[i] for i in picks] for r in event.rows])
+        batch.add_rows(head, ")", [[r[i] for i in shape.picks] for r in event.rows], keys)
 
-    def _update(self, batch: _Batch, table: str, event: RowEvent, key: tuple[str, ...],
-                idempotent: bool) -> None:
+    def _update(self, batch: Statements, table: str, event: RowEvent, shape: _Shape,
+                idempotent: bool, keys: set[tuple] | None) -> None:
         columns = event.columns
-        if not key:
+        if not shape.key:
             sets = ", ".join(f"{quote_ident(c)}=%s" for c in columns)
             sql = f"UPDATE {table} SET {sets} WHERE {_all_columns_match(columns)} LIMIT 1"
             for before, after in event.rows:
                 batch.add_statement(sql, [*after, *before])
             return
-        picks = [columns.index(k) for k in key]
+        picks = shape.picks
         upsert = _insert_parts(table, columns, upsert=True)
         if len(picks) == 1:  # the common case, without a generator per row
             pick = picks[0]
             if all(before[pick] == after[pick] for before, after in event.rows):
-                batch.add_rows(*upsert, [after for _, after in event.rows])
+                batch.add_rows(*upsert, [after for _, after in event.rows], keys)
                 return
         same: list[Any] = []
         for before, after in event.rows:
@@ -250,11 +290,11 @@ class MySQLApplier:
             if same:  # keep row order: flush the batched same-key updates first
                 batch.add_rows(*upsert, same)
                 same = []
-            self._key_change(batch, table, columns, key, picks, before, after, idempotent)
+            self._key_change(batch, table, columns, shape.key, list(picks), before, after, idempotent)
         if same:
             batch.add_rows(*upsert, same)
 
-    def _key_change(self, batch: _Batch, table: str, columns: list[str], key: tuple[str, ...],
+    def _key_change(self, batch: Statements, table: str, columns: list[str], key: tuple[str, ...],
                     picks: list[int], before: list, after: list, idempotent: bool) -> None:
         where = " AND ".join(f"{quote_ident(k)}=%s" for k in key)
         old_key = [before[i] for i in picks]
@@ -264,100 +304,6 @@ class MySQLApplier:
             return
         sets = ", ".join(f"{quote_ident(c)}=%s" for c in columns)
         batch.add_statement(f"UPDATE {table} SET {sets} WHERE {where}", [*after, *old_key])
-
-
-class _Batch:
-    """The statements of one target transaction as SQL text, ``BEGIN; ...; COMMIT`` in as
-    few round trips as the connection allows: one per ``ROUND_TRIP_BYTES`` with the
-    MULTI_STATEMENTS client flag, else one per statement. The server stops at the first
-    failing statement, so an error leaves an open transaction the sender rolls back.
-
-    Rows added with the same statement head and suffix right after each other (the same kind
-    of change to the same table, from one source transaction or consecutive ones) become one
-    multi-row statement: in the same order, so with the same effect."""
-
-    def __init__(self, escape: Callable[[Any], str], multi: bool) -> None:
-        self._escape = escape
-        self._multi = multi
-        self._round_trips: list[str] = []
-        self._parts: list[str] = ["BEGIN"]
-        self._size = 5
-        self._open: tuple[str, str] | None = None  # head and suffix of the rows in ``_tuples``
-        self._tuples: list[str] = []
-        self._tuples_size = 0
-
-    def add(self, sql: str) -> None:
-        self._close_rows()
-        self._append(sql)
-
-    def add_statement(self, sql: str, args: Sequence[Any]) -> None:
-        self.add(sql % tuple(map(self._escape, args)))
-
-    def add_rows(self, head: str, suffix: str, rows: Sequence[Sequence[Any]]) -> None:
-        """``head (row),(row),... suffix``: one statement per ``STATEMENT_BYTES`` of rows."""
-        if self._open != (head, suffix):
-            self._close_rows()
-            self._open = (head, suffix)
-        escape = self._escape
-        for row in rows:
-            text = "(" + ",".join(map(escape, row)) + ")"
-            self._tuples.append(text)
-            self._tuples_size += len(text) + 1
-            if self._tuples_size >= STATEMENT_BYTES:
-                self._emit_rows()
-
-    def round_trips(self) -> list[str]:
-        """Everything added, as the texts to send one after the other."""
-        self._close_rows()
-        self._send()
-        return self._round_trips
-
-    def _close_rows(self) -> None:
-        if self._open is not None:
-            self._emit_rows()
-            self._open = None
-
-    def _emit_rows(self) -> None:
-        tuples, self._tuples, self._tuples_size = self._tuples, [], 0
-        if tuples and self._open is not None:
-            head, suffix = self._open
-            self._append(head + ",".join(tuples) + suffix)
-
-    def _append(self, sql: str) -> None:
-        self._parts.append(sql)
-        self._size += len(sql) + 1
-        if self._size >= ROUND_TRIP_BYTES:
-            self._send()
-
-    def _send(self) -> None:
-        """Close a round trip with the complete statements (rows still being collected stay)."""
-        parts, self._parts, self._size = self._parts, [], 0
-        if parts:
-            self._round_trips.extend([";".join(parts)] if self._multi else parts)
-
-
-def _literal(conn: pymysql.connections.Connection) -> Callable[[Any], str]:
-    """``conn.escape`` with the commonest types first and inlined: it is the dest's hottest
-    call, and pymysql reaches them only after several checks (same text for every value)."""
-    escape = conn.escape
-    # The session's sql_mode is '' (set on connect), so backslash escapes apply; should it
-    # ever say otherwise, strings take pymysql's own path, which honours it.
-    plain_strings = not conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
-    not_finite = ("inf", "-inf", "nan")
-
-    def literal(value: Any) -> str:
-        kind = type(value)
-        if kind is int:
-            return str(value)
-        if kind is str and plain_strings:
-            return "'" + escape_string(value) + "'"
-        if kind is float:
-            text = repr(value)  # what escape_float writes, which also rejects inf and nan
-            return text if "e" in text else escape_float(value) if text in not_finite else text + "e0"
-        if value is None:
-            return "NULL"
-        return escape(value)
-    return literal
 
 
 def _insert_parts(table: str, columns: Sequence[str], upsert: bool) -> tuple[str, str]:

@@ -170,8 +170,8 @@ class IncrementalApplier:
             idempotent = batch.items[-1].idempotent
             return lambda sender: self._apply_ddl(sender, last, row, idempotent)
         items = [(item.tx, item.idempotent) for item in batch.items]
-        round_trips = applier.render_batch(items, row)
-        return lambda sender: sender.execute(round_trips, items)
+        rendered = applier.render_batch(items, row)
+        return lambda sender: sender.execute(rendered, items, row)
 
     def _apply_ddl(self, applier: MySQLApplier, tx: Transaction, row: tuple,
                    idempotent: frozenset[tuple[str, str]]) -> None:
