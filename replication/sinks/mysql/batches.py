@@ -10,8 +10,9 @@ with its checkpoint row; the src's grouping plays no part in it.
 Who may share a batch, and what runs in parallel:
 
 - a DDL is a batch of its own (it commits by itself);
-- a transaction without a GTID ends its batch: the checkpoint row records its file/pos, which
-  is how a restart knows it was applied;
+- a transaction without a GTID that changes rows ends its batch: the checkpoint row records its
+  file/pos, which is how a restart knows it was applied (one the filters emptied changes
+  nothing if applied again);
 - with several workers, each batch gets a ``seq`` and a ``dep`` from the ``DependencyTracker``
   (it starts once every batch up to ``dep`` committed); a transaction that would make a batch
   wait for another batch in flight starts the next batch instead. With one worker batches run
@@ -203,6 +204,6 @@ class BatchQueue:
             items.append(item)
             size += item.size
             dep = max(dep, tx_dep)
-            if tx.is_ddl or not tx.gtid:
+            if tx.is_ddl or (not tx.gtid and tx.changes):
                 break
         return Batch(seq, dep, items)
