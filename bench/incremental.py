@@ -37,6 +37,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import redis
@@ -113,19 +114,8 @@ class Bench:
         print(f"\n{label}: {written.transactions:,} transactions, {written.rows:,} row changes, written "
               f"in {wrote[1] - wrote[0]:.1f}s (binlog {start.file}:{start.pos} to {end.file}:{end.pos})",
               flush=True)
-        meter = CpuMeter(process_groups(self.cluster, source, self.target)).start()
         profilers = self._profile(label)
-        monitor = MonitorSampler(job).start()
-        resumed = time.perf_counter()
-        job.resume()
-        first = 0.0
-        while (applied := applied_prefix(self.target_conn, job.job_id)) < end.seq:
-            if not first and applied > start.seq:
-                first = time.perf_counter() - resumed
-            time.sleep(0.02)
-        done = time.perf_counter() - resumed
-        cpu = with_roles(meter.stop(), job)
-        samples = monitor.stop()
+        done, first, cpu, samples = self._resume_until(start, end)
         self._stop_profile(profilers)
         wait_for(lambda: self.converged(tables), 60, f"{label}: target tables to equal the source's")
         native, native_cpu = self._native(start, end, tables)
@@ -141,6 +131,23 @@ class Bench:
               f"; native replay {native_cpu:.1f} (client programs and reference mariadbd)")
         print("  " + describe_monitor(samples, wrote, job.capacity), flush=True)
         self.summary.append(f"| {label} | {ours:,.0f} {name} | {theirs:,.0f} | {ours / theirs:.2f} |")
+
+    def _resume_until(self, start: BinlogPoint, end: BinlogPoint
+                      ) -> tuple[float, float, dict[str, float], list[dict[str, Any]]]:
+        """Resume the job and wait until its checkpoint holds ``end``: seconds from the resume,
+        seconds until the first change was applied, CPU seconds per process, monitor samples."""
+        job = self.job
+        meter = CpuMeter(process_groups(self.cluster, self.source, self.target)).start()
+        monitor = MonitorSampler(job).start()
+        resumed = time.perf_counter()
+        job.resume()
+        first = 0.0
+        while (applied := applied_prefix(self.target_conn, job.job_id)) < end.seq:
+            if not first and applied > start.seq:
+                first = time.perf_counter() - resumed
+            time.sleep(0.02)
+        done = time.perf_counter() - resumed
+        return done, first, with_roles(meter.stop(), job), monitor.stop()
 
     def _native(self, start: BinlogPoint, end: BinlogPoint, tables: tuple[str, ...]) -> tuple[float, float]:
         """Seconds and CPU seconds of the native replay, whose tables must equal the source's."""
