@@ -20,3 +20,9 @@ class AccountsConfig(AppConfig):
             logger.warning(
                 "DTLE_AUTH_REQUIRED=false: the /v2 API answers every request without a login; "
                 "use this only on a single-user machine that nobody else can reach")
+        if not settings.SECRET_KEY_FROM_ENV and not settings.DEBUG:
+            logger.warning(
+                "DTLE_SECRET_KEY is not set: using the development key made for this data directory "
+                "(%s); set DTLE_SECRET_KEY for a deployment, the same on every host sharing the job "
+                "store, or DTLE_DEBUG=true on a development machine",
+                settings.DATA_DIR / "secret_key")

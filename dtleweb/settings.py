@@ -10,21 +10,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dtleweb.env import env_bool, env_choice, env_float, env_int, env_list, env_rate, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("DTLE_DATA_DIR", BASE_DIR / "var"))
+DATA_DIR = Path(env_str("DTLE_DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r}: expected true or false")
 
 
 def _local_secret_key(path: Path) -> str:
@@ -49,26 +39,31 @@ def _local_secret_key(path: Path) -> str:
     raise ImproperlyConfigured(f"{path} is empty; delete it or set DTLE_SECRET_KEY")
 
 
-SECRET_KEY = os.environ.get("DTLE_SECRET_KEY") or _local_secret_key(DATA_DIR / "secret_key")
-DEBUG = os.environ.get("DTLE_DEBUG", "false").lower() in ("1", "true", "yes")
-ALLOWED_HOSTS = os.environ.get("DTLE_ALLOWED_HOSTS", "*").split(",")
+# Without DTLE_SECRET_KEY the key is the data directory's own random one: fine for one host under
+# development; every process warns when it is used with DEBUG off (accounts.apps).
+SECRET_KEY_FROM_ENV = env_str("DTLE_SECRET_KEY", "")
+SECRET_KEY = SECRET_KEY_FROM_ENV or _local_secret_key(DATA_DIR / "secret_key")
+DEBUG = env_bool("DTLE_DEBUG", False)
+# Host names the API answers to (the Host header); the local names by default, which is what the
+# demo, the tests and a single machine use. Behind a proxy or in Docker, list the served names.
+ALLOWED_HOSTS = env_list("DTLE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
-API_ADDR = os.environ.get("DTLE_API_ADDR", "127.0.0.1:8190")
-REDIS_URL = os.environ.get("DTLE_REDIS_URL", "redis://127.0.0.1:6379/0")
-RSA_PRIVATE_KEY_PATH = os.environ.get("DTLE_RSA_PRIVATE_KEY_PATH", "")
-DATACENTER = os.environ.get("DTLE_DATACENTER", "dc1")
-LOG_LEVEL = os.environ.get("DTLE_LOG_LEVEL", "INFO").upper()
-NODE_ID = os.environ.get("DTLE_NODE_ID", "")
+API_ADDR = env_str("DTLE_API_ADDR", "127.0.0.1:8190")
+REDIS_URL = env_str("DTLE_REDIS_URL", "redis://127.0.0.1:6379/0")
+RSA_PRIVATE_KEY_PATH = env_str("DTLE_RSA_PRIVATE_KEY_PATH", "")
+DATACENTER = env_str("DTLE_DATACENTER", "dc1")
+LOG_LEVEL = env_choice("DTLE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"))
+NODE_ID = env_str("DTLE_NODE_ID", "")
 # Seconds without a heartbeat before a node is down and its tasks are moved.
-NODE_DOWN_AFTER = float(os.environ.get("DTLE_NODE_DOWN_AFTER", "15"))
-LEASE_TTL = float(os.environ.get("DTLE_LEASE_TTL", "10"))
+NODE_DOWN_AFTER = env_float("DTLE_NODE_DOWN_AFTER", 15, minimum=0.1)
+LEASE_TTL = env_float("DTLE_LEASE_TTL", 10, minimum=0.1)
 # Login: off only for a single-user machine (every process then logs a warning at start).
-AUTH_REQUIRED = _env_flag("DTLE_AUTH_REQUIRED", True)
-TOKEN_TTL = int(os.environ.get("DTLE_TOKEN_TTL", str(24 * 3600)))
+AUTH_REQUIRED = env_bool("DTLE_AUTH_REQUIRED", True)
+TOKEN_TTL = env_int("DTLE_TOKEN_TTL", 24 * 3600, minimum=1)
 # When set, GET /metrics needs "Authorization: Bearer <this>".
-METRICS_TOKEN = os.environ.get("DTLE_METRICS_TOKEN", "")
+METRICS_TOKEN = env_str("DTLE_METRICS_TOKEN", "")
 # Request bodies above this many bytes answer 400 before they are parsed.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DTLE_MAX_BODY_BYTES", str(1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DTLE_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -118,7 +113,7 @@ WSGI_APPLICATION = "dtleweb.wsgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DTLE_DATABASE_URL", f"sqlite:///{DATA_DIR / 'dtle.sqlite3'}"),
+        env_str("DTLE_DATABASE_URL", f"sqlite:///{DATA_DIR / 'dtle.sqlite3'}"),
         conn_max_age=60,
     )
 }
@@ -154,8 +149,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
-        "login_user": os.environ.get("DTLE_LOGIN_FAILURES_PER_USER", "5/min"),
-        "login_address": os.environ.get("DTLE_LOGIN_FAILURES_PER_ADDRESS", "20/min"),
+        "login_user": env_rate("DTLE_LOGIN_FAILURES_PER_USER", "5/min"),
+        "login_address": env_rate("DTLE_LOGIN_FAILURES_PER_ADDRESS", "20/min"),
     },
 }
 
@@ -163,7 +158,7 @@ REST_FRAMEWORK = {
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ.get("DTLE_CACHE_URL", REDIS_URL),
+        "LOCATION": env_str("DTLE_CACHE_URL", REDIS_URL),
         "KEY_PREFIX": "dtle:cache",
     }
 }
@@ -210,11 +205,11 @@ LOGGING = {
     },
 }
 
-TASK_MAX_RESTARTS = int(os.environ.get("DTLE_TASK_MAX_RESTARTS", "5"))
+TASK_MAX_RESTARTS = env_int("DTLE_TASK_MAX_RESTARTS", 5, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "scheduler-tick": {
         "task": "jobs.scheduler_tick",
-        "schedule": float(os.environ.get("DTLE_SCHEDULER_INTERVAL", "2")),
+        "schedule": env_float("DTLE_SCHEDULER_INTERVAL", 2, minimum=0.1),
         "options": {"expires": 10},
     },
 }
