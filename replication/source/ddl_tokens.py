@@ -11,7 +11,7 @@ read here over the tokens.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import TokenType
@@ -169,19 +169,30 @@ def read_column(tokens: list[Token], table_charset: str) -> tuple[ColumnDef, Pla
     name = name_at(tokens, 0)
     data_type, national, i = _type_name(tokens, 1)
     values: tuple[str, ...] = ()
+    arguments = ""
     if i < len(tokens) and tokens[i].text == "(":
         end = group_end(tokens, i)
         if data_type in CHOICE_TYPES:
             values = _choice_values(tokens, i + 1, end - 1)
+        else:
+            arguments = "".join(t.text for t in tokens[i + 1:end - 1])
         i = end
-    unsigned = tokens[0].word == "SERIAL" or tokens[1].word == "SERIAL"
+    serial = tokens[0].word == "SERIAL" or tokens[1].word == "SERIAL"
+    unsigned, nullable = serial, not serial
     charset, collation, placement = "", "", Placement()
     while i < len(tokens):
         word = tokens[i].word
         if tokens[i].text == "(":
             i = group_end(tokens, i)
             continue
-        if word in ("UNSIGNED", "ZEROFILL"):
+        if word == "NOT" and _next_word(tokens, i) == "NULL":
+            nullable = False
+            i += 1
+        elif word == "NULL":
+            nullable = True
+        elif word == "PRIMARY" and _next_word(tokens, i) == "KEY":
+            nullable = False
+        elif word in ("UNSIGNED", "ZEROFILL"):
             unsigned = True
         elif word == "SIGNED":
             unsigned = False
@@ -203,8 +214,16 @@ def read_column(tokens: list[Token], table_charset: str) -> tuple[ColumnDef, Pla
             i += 1
             placement = Placement(after=name_at(tokens, i))
         i += 1
-    return _column(name, data_type, unsigned, national, charset, collation, values,
-                   table_charset), placement
+    column = _column(name, data_type, unsigned, national, charset, collation, values,
+                     table_charset)
+    return replace(column, column_type=_column_type(column, arguments), nullable=nullable), placement
+
+
+def _column_type(column: ColumnDef, arguments: str) -> str:
+    """COLUMN_TYPE as far as the statement tells it: ``decimal(65,30)``, ``bit(10)``,
+    ``int unsigned`` (no display width; a type without arguments takes its defaults)."""
+    text = f"{column.data_type}({arguments.lower()})" if arguments else column.data_type
+    return f"{text} unsigned" if column.unsigned else text
 
 
 def _column(name: str, data_type: str, unsigned: bool, national: bool, charset: str,

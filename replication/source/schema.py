@@ -11,7 +11,7 @@ from a point of the binlog on: the snapshot's or the start's definitions, then o
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from replication.gtid import GtidSet
@@ -37,6 +37,14 @@ class ColumnDef:
     unsigned: bool = False
     charset: str | None = None  # text, ENUM and SET columns; "binary" for binary strings
     values: tuple[str, ...] = ()  # ENUM / SET members in definition order
+    # information_schema COLUMN_TYPE, lower case ("decimal(65,30)", "datetime(6)", "bit(10)",
+    # "binary(16)", "int(10) unsigned"): precision, scale, fractional digits and lengths, which
+    # a Kafka message's schema carries. Not part of equality: decoding does not depend on it.
+    column_type: str = field(default="", compare=False)
+    nullable: bool = field(default=True, compare=False)
+
+    def renamed(self, name: str) -> ColumnDef:
+        return replace(self, name=name)
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,8 @@ class TableDef:
     def from_json(cls, text: str) -> TableDef:
         data = json.loads(text)
         columns = tuple(ColumnDef(c["name"], c["data_type"], bool(c["unsigned"]), c["charset"],
-                                  tuple(c["values"])) for c in data["columns"])
+                                  tuple(c["values"]), c.get("column_type", ""),
+                                  bool(c.get("nullable", True))) for c in data["columns"])
         return cls(data["schema"], data["table"], columns, data["charset"], data.get("unknown", ""))
 
 
@@ -147,14 +156,16 @@ def parse_choice_values(column_type: str) -> tuple[str, ...]:
 
 
 def column_from_catalog(name: str, data_type: str, column_type: str,
-                        charset: str | None) -> ColumnDef:
+                        charset: str | None, nullable: bool = True) -> ColumnDef:
     """A column as ``information_schema.COLUMNS`` describes it."""
     kind = data_type.lower()
     if kind in BINARY_TYPES:
         charset = "binary"
     values = parse_choice_values(column_type) if kind in CHOICE_TYPES else ()
+    # The type without ENUM/SET members (kept in ``values``), which can be long.
+    shown = kind if kind in CHOICE_TYPES else column_type.lower()
     return ColumnDef(name, kind, "unsigned" in column_type.lower() and kind in SIGNED_NUMBERS,
-                     charset.lower() if charset else None, values)
+                     charset.lower() if charset else None, values, shown, nullable)
 
 
 def _rows(conn: Any, sql: str, args: Any) -> list[tuple[Any, ...]]:
@@ -169,7 +180,7 @@ def _text(value: Any) -> str:
 
 def read_table_def(conn: Any, schema: str, table: str) -> TableDef | None:
     """The table's definition as the server has it now (None when it does not exist)."""
-    rows = _rows(conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME "
+    rows = _rows(conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, IS_NULLABLE "
                        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
                        "TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
     if not rows:
@@ -178,8 +189,9 @@ def read_table_def(conn: Any, schema: str, table: str) -> TableDef | None:
                           "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON "
                           "c.COLLATION_NAME = t.TABLE_COLLATION WHERE t.TABLE_SCHEMA = %s AND "
                           "t.TABLE_NAME = %s", (schema, table))
-    columns = tuple(column_from_catalog(_text(n), _text(d), _text(t), _text(c) if c else None)
-                    for n, d, t, c in rows)
+    columns = tuple(column_from_catalog(_text(n), _text(d), _text(t), _text(c) if c else None,
+                                        _text(nullable) == "YES")
+                    for n, d, t, c, nullable in rows)
     return TableDef(schema, table, columns, _text(charset[0][0]).lower() if charset else "utf8mb4")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from replication.source.ddl_tokens import (
     IDENT,
@@ -356,7 +356,7 @@ class _TableEditor:
                 raise UnknownSyntax(f"RENAME COLUMN {spec[2].text}: no such column")
             new = name_at(spec, 4 if len(spec) > 4 and spec[3].word == "TO" else 3)
             old = self.columns[at]
-            self.columns[at] = ColumnDef(new, old.data_type, old.unsigned, old.charset, old.values)
+            self.columns[at] = old.renamed(new)
             return
         i = 2 if len(spec) > 1 and spec[1].word in ("TO", "AS") else 1
         first = name_at(spec, i)
@@ -377,7 +377,7 @@ class _TableEditor:
             raise UnknownSyntax("CONVERT TO CHARACTER SET without a character set")
         self.charset = charset
         self.columns = [
-            ColumnDef(c.name, c.data_type, c.unsigned, charset, c.values)
+            replace(c, charset=charset)
             if (c.data_type in TEXT_TYPES or c.data_type in CHOICE_TYPES) and c.charset != "binary"
             else c for c in self.columns]
 

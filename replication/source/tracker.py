@@ -28,7 +28,6 @@ from replication.errors import SourceError
 from replication.position import BinlogPosition
 from replication.source.ddl_tokens import UnknownSyntax
 from replication.source.schema import (
-    ColumnDef,
     SchemaVersion,
     TableDef,
     position_covers,
@@ -152,7 +151,7 @@ class SchemaTracker:
         log.warning("schema history: %s.%s at %s: the binlog names the columns %s, the tracked "
                     "definition %s; using the binlog's", tracked.schema, tracked.table, where,
                     names, [c.name for c in tracked.columns])
-        fixed = tuple(ColumnDef(n, c.data_type, c.unsigned, c.charset, c.values)
+        fixed = tuple(c.renamed(n)
                       for n, c in zip(names, tracked.columns, strict=True))
         self._catalog.tables[(tracked.schema, tracked.table)] = TableDef(
             tracked.schema, tracked.table, fixed, tracked.charset)

@@ -134,3 +134,23 @@ def test_a_ddl_already_in_a_base_definition_is_not_applied_again() -> None:
     tracker.apply_ddl("d", "ALTER TABLE t ADD c INT FIRST", "0-1-10", BinlogPosition("f", 120, "0-1-10"))
     assert [c.name for c in catalog.tables[("d", "t")].columns] == ["c", "a", "b"]
     assert [(v.gtid, v.position.pos) for v in recorded] == [("0-1-10", 120)]
+
+
+def test_column_types_and_nullability_follow_the_statement() -> None:
+    """Kafka messages carry precision, scale, fractional digits, lengths and optionality."""
+    catalog, ddl = _ddl()
+    ddl.apply("d", "CREATE TABLE k (id SERIAL, a DECIMAL(65, 30) NOT NULL, b DATETIME(6), "
+                   "c BIT(10) DEFAULT NULL, g BINARY(16) NOT NULL, e ENUM('x','y') NOT NULL, "
+                   "n INT UNSIGNED COMMENT 'not null', p INT PRIMARY KEY)")
+    shown = [(c.name, c.column_type, c.nullable) for c in catalog.tables[("d", "k")].columns]
+    assert shown == [("id", "bigint unsigned", False), ("a", "decimal(65,30)", False),
+                     ("b", "datetime(6)", True), ("c", "bit(10)", True),
+                     ("g", "binary(16)", False), ("e", "enum", False),
+                     ("n", "int unsigned", True), ("p", "int", False)]
+    ddl.apply("d", "ALTER TABLE k MODIFY b DATETIME(3) NOT NULL, RENAME COLUMN c TO c2")
+    columns = {c.name: c for c in catalog.tables[("d", "k")].columns}
+    assert (columns["b"].column_type, columns["b"].nullable) == ("datetime(3)", False)
+    assert (columns["c2"].column_type, columns["c2"].nullable) == ("bit(10)", True)
+    again = TableDef.from_json(catalog.tables[("d", "k")].to_json())
+    assert [(c.column_type, c.nullable) for c in again.columns] == [
+        (c.column_type, c.nullable) for c in catalog.tables[("d", "k")].columns]
