@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from jobs import loglevel
+from jobs import loglevel, scheduler
 from jobs.coordination import get_redis, node_stopping_key
 from jobs.models import Node, NodeStatus
 
@@ -62,10 +62,7 @@ def register(node_id: str) -> Node:
 
 
 def heartbeat(node_id: str) -> None:
-    updated = Node.objects.filter(pk=node_id).update(
-        last_heartbeat=timezone.now(), status=NodeStatus.READY, status_description=""
-    )
-    if not updated:
+    if not Node.objects.filter(pk=node_id).beat():
         register(node_id)
 
 
@@ -95,9 +92,7 @@ def _register(sender: Any, **kwargs: Any) -> None:
     logger.info("node %s registered, consuming %s", node_id, node_queue(node_id))
     threading.Thread(target=_heartbeat_loop, args=(node_id, _state["stop"]),
                      name="dtle-heartbeat", daemon=True).start()
-    from jobs.scheduler import tick
-
-    tick()
+    scheduler.tick()
 
 
 @worker_shutting_down.connect
@@ -106,5 +101,5 @@ def _shutting_down(sig: str, how: str, exitcode: int, **kwargs: Any) -> None:
     _state["stop"].set()
     # Running tasks see this flag between batches and stop with their checkpoints intact.
     get_redis().set(node_stopping_key(node_id), "1", ex=120)
-    Node.objects.filter(pk=node_id).update(status=NodeStatus.DOWN, status_description="stopped")
+    Node.objects.filter(pk=node_id).mark_down("stopped")
     logger.info("node %s shutting down (%s)", node_id, sig)

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from jobs import events
 from jobs.coordination import Lease, get_redis, publish_job_state
-from jobs.models import Allocation, Job, JobStatus, Task, TaskStatus
+from jobs.models import Allocation, Job, JobStatus, Task
+from jobs.secrets import engine_config
 from jobs.stopping import StopReason, TaskStop
 from replication.errors import ReplicationError, Stopped
 from replication.stats import StatsStore, TaskStats
@@ -52,36 +53,34 @@ def _claim(allocation: Allocation) -> Lease | None:
 
 def run_allocation(allocation_id: str, node_id: str) -> None:
     allocation = Allocation.objects.select_related("task__job").filter(pk=allocation_id).first()
-    if allocation is None or allocation.status != TaskStatus.PENDING:
+    if allocation is None or not allocation.is_pending:
         return
     task, job = allocation.task, allocation.task.job
-    if task.current_allocation_id != allocation.allocation_id or job.desired_state != "running":
-        events.mark_finished(allocation)
+    if task.current_allocation_id != allocation.allocation_id or not job.is_running_wanted:
+        allocation.terminate()
         return
     events.record(allocation_id, *events.RECEIVED)
     lease = _claim(allocation)
     if lease is None:
         events.record(allocation_id, events.FAILURE, "another allocation holds the task's lease")
-        events.mark_finished(allocation)
+        allocation.terminate()
         return
     try:
         events.record(allocation_id, *events.SETUP)
         stop = TaskStop(job.job_id, allocation.job_version, node_id, lease)
         ctx = _context(job, task, allocation, lease, stop)
         lease.start_renewing()
-        events.mark_running(allocation)
+        allocation.start()
         events.record(allocation_id, *events.STARTED)
         logger.info("job %s task %s: allocation %s started on %s",
                  job.job_id, task.task_name, allocation_id, node_id)
         _run_engine(ctx, job, task, allocation, stop)
     finally:
         lease.release()
-        events.mark_finished(allocation)
+        allocation.terminate()
 
 
 def _context(job: Job, task: Task, allocation: Allocation, lease: Lease, stop: TaskStop) -> TaskContext:
-    from jobs.secrets import engine_config
-
     config = engine_config(job)
     capacity = config.src_task.repl_chan_buffer_size
     fence = lease.fence if task.kind == "src" else None
@@ -151,12 +150,9 @@ def _failed(task: Task, allocation_id: str, reason: str) -> None:
     task.last_error = reason
     if task.restarts > MAX_RESTARTS:
         task.save(update_fields=["restarts", "last_error"])
-        Job.objects.filter(pk=task.job_id).update(
-            status=JobStatus.FAILED,
-            status_description=f"task {task.task_name} failed {task.restarts} times: {reason}",
-        )
         job = Job.objects.get(pk=task.job_id)
-        publish_job_state(job.job_id, "failed", job.version)
+        job.fail(f"task {task.task_name} failed {task.restarts} times: {reason}")
+        publish_job_state(job.job_id, JobStatus.FAILED, job.version)
         return
     delay = backoff_seconds(task.restarts)
     task.next_attempt_at = timezone.now() + timedelta(seconds=delay)

@@ -16,11 +16,16 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from dtleweb.celery import app
 from jobs import events
 from jobs.coordination import as_text, forget_job, get_redis, lease_key, publish_job_state, take_over_lease
-from jobs.models import Allocation, Job, JobStatus, Node, NodeStatus, Task, TaskStatus
+from jobs.models import Allocation, DesiredState, Job, JobStatus, Node, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
+
+# The Celery task that runs an allocation on a node (``jobs.tasks``), sent by name: the
+# scheduler needs the message, not the worker's code.
+RUN_TASK = "jobs.run_task"
 
 # An allocation queued on a ready node that has not started after this long is placed again.
 PENDING_GRACE = timedelta(seconds=60)
@@ -33,12 +38,10 @@ def job_changed(job_id: str) -> None:
         forget_job(job_id)
         return
     publish_job_state(job.job_id, job.desired_state, job.version)
-    if job.desired_state != "running":
+    if not job.is_running_wanted:
         return
     # A user action (resume, update) gives failed tasks a fresh retry budget.
-    job.tasks.update(restarts=0, next_attempt_at=None)
-    if job.status == JobStatus.FAILED:
-        Job.objects.filter(pk=job_id).update(status=JobStatus.PENDING, status_description="")
+    job.clear_failure()
     for task in job.tasks.select_related("current_allocation__node"):
         _ensure_placed(task, job)
 
@@ -47,11 +50,11 @@ def tick() -> None:
     """Mark silent nodes down, then give every task of a running job a live allocation."""
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.NODE_DOWN_AFTER)
-    lost = Node.objects.filter(status=NodeStatus.READY, last_heartbeat__lt=cutoff)
+    lost = Node.objects.ready().filter(last_heartbeat__lt=cutoff)
     for node in lost:
         logger.warning("node %s missed its heartbeats; marking it down", node.node_id)
-    lost.update(status=NodeStatus.DOWN, status_description="missed heartbeats")
-    jobs = Job.objects.filter(desired_state="running").exclude(status=JobStatus.FAILED)
+    lost.mark_down("missed heartbeats")
+    jobs = Job.objects.filter(desired_state=DesiredState.RUNNING).exclude(status=JobStatus.FAILED)
     for job in jobs:
         publish_job_state(job.job_id, job.desired_state, job.version)
         for task in job.tasks.select_related("current_allocation__node"):
@@ -62,8 +65,8 @@ def tick() -> None:
 def _ensure_placed(task: Task, job: Job) -> None:
     current = task.current_allocation
     fence_old = False
-    if current is not None and current.status != TaskStatus.DEAD:
-        node_down = current.node is None or current.node.status != NodeStatus.READY
+    if current is not None and not current.is_dead:
+        node_down = current.node is None or not current.node.is_ready
         if current.job_version != job.version and not node_down:
             pass  # an update: the old allocation stops itself; the new one waits for its lease
         elif not node_down and _is_live(current, job):
@@ -72,7 +75,7 @@ def _ensure_placed(task: Task, job: Job) -> None:
             reason = (f"node {current.node_id} is down" if node_down
                       else "the task stopped renewing its lease")
             events.record(current.allocation_id, events.NODE_LOST, f"{reason}; placing it again")
-            events.mark_finished(current)
+            current.terminate()
             fence_old = node_down
     node = _choose_node(task, job)
     if node is not None:
@@ -81,7 +84,7 @@ def _ensure_placed(task: Task, job: Job) -> None:
 
 def _is_live(allocation: Allocation, job: Job) -> bool:
     """Whether an allocation on a ready node is running the task, or soon will."""
-    if allocation.status == TaskStatus.PENDING:
+    if allocation.is_pending:
         return timezone.now() - allocation.created_at < PENDING_GRACE
     holder = as_text(get_redis().get(lease_key(job.job_id, allocation.task.kind)))
     if holder is not None:
@@ -99,7 +102,7 @@ def _config_node_id(task: Task, job: Job) -> str:
 def _choose_node(task: Task, job: Job) -> Node | None:
     """The pinned node (failover=false), else the preferred one if ready, else the least busy."""
     wanted = _config_node_id(task, job)
-    ready = Node.objects.filter(status=NodeStatus.READY)
+    ready = Node.objects.ready()
     if wanted:
         node = ready.filter(pk=wanted).first()
         if node is not None or not job.failover:
@@ -117,22 +120,17 @@ def _choose_node(task: Task, job: Job) -> Node | None:
 
 
 def _place(task: Task, job: Job, node: Node, fence_old: bool) -> None:
-    from jobs.tasks import run_task
-
     with transaction.atomic():
         locked = Task.objects.select_for_update().get(pk=task.pk)
         if locked.current_allocation_id != task.current_allocation_id:
             return  # someone else placed it meanwhile
-        allocation = Allocation.objects.create(task=locked, node=node, job_version=job.version)
-        locked.current_allocation = allocation
-        locked.status = TaskStatus.PENDING
-        locked.save(update_fields=["current_allocation", "status"])
+        allocation = locked.place(node, job.version)
         allocation_id = str(allocation.allocation_id)
         if fence_old:
             take_over_lease(job.job_id, task.kind, allocation_id)
         transaction.on_commit(
-            lambda: run_task.apply_async(args=[allocation_id], queue=node.queue)
+            lambda: app.send_task(RUN_TASK, args=[allocation_id], queue=node.queue)
         )
     logger.info("job %s task %s placed on node %s as allocation %s",
                 job.job_id, task.task_name, node.node_id, allocation_id)
-    events.refresh_job_status(job.job_id)
+    Job.refresh_status(job.job_id)

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
 from jobs.models import Job
+from jobs.serializers import to_job_config
 from replication.config import JobConfig
 from replication.errors import ConfigError
 
@@ -72,6 +73,4 @@ def plain_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def engine_config(job: Job) -> JobConfig:
     """The engine's frozen config of a stored job, with plain passwords."""
-    from jobs.serializers import to_job_config
-
     return to_job_config(plain_config(job.config), job.job_type)

@@ -16,10 +16,10 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import PLATFORM
-from jobs import secrets
+from jobs import scheduler, secrets
 from jobs.coordination import get_redis
 from jobs.errors import BadRequest, Conflict, JobNotFound
-from jobs.models import DesiredState, Job, JobStatus, JobType, Task
+from jobs.models import DesiredState, Job, JobType, Task
 from replication.stats import StatsStore
 from replication.wire.transport import RedisTransport
 
@@ -32,15 +32,7 @@ JOB_TYPES = tuple(JobType.values)
 def _notify_scheduler(job_id: str) -> None:
     """After commit, let the scheduler place, stop or restart the job's tasks."""
 
-    def notify() -> None:
-        try:
-            from jobs.scheduler import job_changed
-        except (ImportError, AttributeError):
-            logger.debug("no scheduler yet; job %s will be picked up by its next pass", job_id)
-            return
-        job_changed(job_id)
-
-    transaction.on_commit(notify)
+    transaction.on_commit(lambda: scheduler.job_changed(job_id))
 
 
 def stored_job_id(job_type: str, job_name: str, job_id: str = "") -> str:
@@ -86,15 +78,12 @@ def create_or_update_job(job_type: str, data: dict[str, Any], tenant: str = PLAT
             raise Conflict(f"job id {job_id} is taken; choose another job_id or job_name")
         elif job.job_type != job_type:
             raise Conflict(f"job {job_id} is a {job.job_type} job, not a {job_type} job")
-        elif job.desired_state == DesiredState.DELETED:
+        elif job.is_deleting:
             raise Conflict(f"job {job_id} is being deleted")
         job.job_name = data["job_name"]
         job.failover = data["failover"]
         job.config = config
-        job.version += 1
-        job.modify_index = index
-        if job.desired_state == DesiredState.RUNNING:
-            job.status = JobStatus.PENDING
+        job.new_version(index)
         job.save()
         _save_tasks(job, config)
         _notify_scheduler(job_id)
@@ -122,12 +111,10 @@ def pause_job(job_id: str, job_type: str | None = None, scope: str | None = None
     """Stop both tasks, keeping every checkpoint. Pausing a paused job is a no-op."""
     with transaction.atomic():
         job = get_job(job_id, job_type, scope)
-        if job.desired_state == DesiredState.DELETED:
+        if job.is_deleting:
             raise Conflict(f"job {job_id} is being deleted")
         if job.desired_state != DesiredState.PAUSED:
-            job.desired_state = DesiredState.PAUSED
-            job.status = JobStatus.PAUSED
-            job.save(update_fields=["desired_state", "status", "updated_at"])
+            job.pause()
             _notify_scheduler(job_id)
             logger.info("job %s paused", job_id)
     return job
@@ -137,14 +124,10 @@ def resume_job(job_id: str, job_type: str | None = None, scope: str | None = Non
     """Run the tasks again from their checkpoints. Resuming a running job is a no-op."""
     with transaction.atomic():
         job = get_job(job_id, job_type, scope)
-        if job.desired_state == DesiredState.DELETED:
+        if job.is_deleting:
             raise Conflict(f"job {job_id} is being deleted")
-        if job.desired_state != DesiredState.RUNNING or job.status in (
-            JobStatus.FAILED, JobStatus.DEAD, JobStatus.PAUSED
-        ):
-            job.desired_state = DesiredState.RUNNING
-            job.status = JobStatus.PENDING
-            job.save(update_fields=["desired_state", "status", "updated_at"])
+        if job.needs_resume:
+            job.resume()
             _notify_scheduler(job_id)
             logger.info("job %s resumed", job_id)
     return job

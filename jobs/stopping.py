@@ -9,11 +9,12 @@ import redis
 
 from jobs import loglevel
 from jobs.coordination import Lease, as_text, get_redis, job_state_key, node_stopping_key
+from jobs.models import DesiredState
 
 
 class StopReason:
-    PAUSED = "paused"
-    DELETED = "deleted"
+    PAUSED = DesiredState.PAUSED.value
+    DELETED = DesiredState.DELETED.value
     UPDATED = "updated"
     LEASE_LOST = "lease lost"
     NODE_STOPPING = "node shutting down"
@@ -60,10 +61,10 @@ class TaskStop:
         if state is None:
             return StopReason.DELETED
         desired, _, version = (as_text(state) or "").partition(":")
-        if desired == "running":
+        if desired == DesiredState.RUNNING:
             return None if version == str(self.version) else StopReason.UPDATED
-        if desired == "paused":
+        if desired == DesiredState.PAUSED:
             return StopReason.PAUSED
-        if desired == "deleted":
+        if desired == DesiredState.DELETED:
             return StopReason.DELETED
         return StopReason.JOB_FAILED

@@ -1,18 +1,21 @@
-"""Celery tasks: thin wrappers that take ids and call the runtime."""
+"""Celery tasks: thin wrappers that take ids and call the runtime.
+
+Importing this module (Celery's autodiscovery does, in every worker) also connects the worker
+signals of ``jobs.nodes``: registration, heartbeats, shutdown.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import close_old_connections
 
-from jobs import nodes  # noqa: F401  (connects the worker signals: registration, heartbeats)
+from jobs import nodes, scheduler
+from jobs.runner import run_allocation
 
 
-@shared_task(name="jobs.run_task", ignore_result=True, acks_late=False)
+@shared_task(name=scheduler.RUN_TASK, ignore_result=True, acks_late=False)
 def run_task(allocation_id: str) -> None:
     """Run one allocation of a task until it is stopped; safe to deliver twice."""
-    from jobs.runner import run_allocation
-
     close_old_connections()
     try:
         run_allocation(allocation_id, nodes.current_node_id())
@@ -23,7 +26,5 @@ def run_task(allocation_id: str) -> None:
 @shared_task(name="jobs.scheduler_tick", ignore_result=True, expires=10)
 def scheduler_tick() -> None:
     """Periodic placement and failover (Celery beat)."""
-    from jobs.scheduler import tick
-
     close_old_connections()
-    tick()
+    scheduler.tick()

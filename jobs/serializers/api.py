@@ -9,13 +9,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from jobs.loglevel import LOG_LEVELS
+from jobs.models import JobStatus, JobType
 from jobs.serializers.config import (
     JobConfigSerializer,
     MySQLConnectionConfigSerializer,
     SubscriptionJobConfigSerializer,
 )
 
-JOB_TYPES = ("migration", "sync", "subscription")
+JOB_TYPES = tuple(JobType.values)
 
 
 def _text(help_text: str, required: bool = False) -> serializers.CharField:
@@ -44,7 +45,7 @@ class JobListQuerySerializer(serializers.Serializer):
         choices=["", *JOB_TYPES], required=False, default="", help_text="Job type.")
     filter_job_id = _text("Job id prefix.")
     filter_job_status = serializers.ChoiceField(
-        choices=["", "pending", "running", "paused", "failed", "dead"], required=False,
+        choices=["", *JobStatus.values], required=False,
         default="", help_text="Job status.")
     filter_job_src_ip = _text("Source MySQL host.")
     filter_job_src_port = serializers.IntegerField(
