@@ -14,6 +14,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import pymysql
+
 from replication.gtid import GtidSet
 from replication.position import BinlogPosition
 
@@ -192,7 +194,26 @@ def read_table_def(conn: Any, schema: str, table: str) -> TableDef | None:
     columns = tuple(column_from_catalog(_text(n), _text(d), _text(t), _text(c) if c else None,
                                         _text(nullable) == "YES")
                     for n, d, t, c, nullable in rows)
+    if any(c.data_type == "longtext" for c in columns):
+        json_columns = _mariadb_json_columns(conn, schema, table)
+        columns = tuple(replace(c, data_type="json", column_type="json")
+                        if c.data_type == "longtext" and c.name in json_columns else c
+                        for c in columns)
     return TableDef(schema, table, columns, _text(charset[0][0]).lower() if charset else "utf8mb4")
+
+
+def _mariadb_json_columns(conn: Any, schema: str, table: str) -> set[str]:
+    """MariaDB's JSON columns: LONGTEXT with the column check ``json_valid(`name`)`` that
+    MariaDB adds (information_schema calls them longtext; the DDL and a user say JSON). MySQL
+    has a JSON type of its own, and no TABLE_NAME in this view: nothing is found there."""
+    try:
+        rows = _rows(conn, "SELECT CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS "
+                           "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s AND LEVEL = 'Column' "
+                           "AND CHECK_CLAUSE = CONCAT('json_valid(`', CONSTRAINT_NAME, '`)')",
+                     (schema, table))
+    except pymysql.err.MySQLError:
+        return set()
+    return {_text(name) for (name,) in rows}
 
 
 def read_schema_charsets(conn: Any) -> dict[str, str]:
