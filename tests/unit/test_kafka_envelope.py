@@ -344,3 +344,25 @@ def test_topics_and_ddl_records() -> None:
         "databaseName": "shop", "ddl": "ALTER TABLE items ADD c INT", "tableChanges": []}
     _, snap = ddl_record("sub", "shop", "CREATE TABLE items (id INT)", ts_sec=1, snapshot=True)
     assert json.loads(snap)["position"]["snapshot"] is True
+
+
+def test_column_names_with_quotes_and_backslashes_stay_names() -> None:
+    odd = ['a"b', "c'd", "e\\f", "g}h", "名前", "x: 1}; import os"]
+    table = TableDef("s", "t", tuple(ColumnDef(n, "varchar", charset="utf8mb4",
+                                               column_type="varchar(9)") for n in odd))
+    encoder = TableEncoder("p", table, [odd[0], odd[5]])
+    values = [f"v{i}" for i in range(len(odd))]
+    assert encoder.row(values) == dict(zip(odd, values, strict=True))
+    assert _message(encoder.key(values))["payload"] == {odd[0]: "v0", odd[5]: "v5"}
+
+
+@pytest.mark.parametrize(("fsp", "text"), [
+    (0, "2024-01-02T03:04:05Z"), (1, "2024-01-02T03:04:05.1Z"), (2, "2024-01-02T03:04:05.12Z"),
+    (3, "2024-01-02T03:04:05.123Z"), (4, "2024-01-02T03:04:05.1234Z"),
+    (6, "2024-01-02T03:04:05.123456Z")])
+def test_timestamp_text_has_the_columns_fractional_digits(fsp: int, text: str) -> None:
+    table = TableDef("s", "t", (ColumnDef("ts", "timestamp", column_type=f"timestamp({fsp})"),))
+    value = datetime.datetime(2024, 1, 2, 3, 4, 5, 123456 if fsp else 0)
+    assert TableEncoder("p", table, []).row([value]) == {"ts": text}
+    assert TableEncoder("p", table, []).row([datetime.datetime(1, 1, 1)])["ts"].startswith(
+        "0001-01-01T00:00:00")
