@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts.login import LoginView
 from jobs.health import health_view
@@ -14,7 +14,7 @@ from jobs.metrics import metrics_view
 urlpatterns = [
     path("v2/login", LoginView.as_view(), name="login"),
     path("v2/", include("jobs.urls")),
-    path("swagger/doc.json", SpectacularAPIView.as_view(), name="schema"),
+    path("swagger/doc.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("swagger/index.html", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),

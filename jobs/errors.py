@@ -27,6 +27,11 @@ class JobNotFound(APIException):
     default_detail = "job not found"
 
 
+class NotFound(APIException):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_detail = "not found"
+
+
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "the job is in a state that does not allow this"

@@ -11,12 +11,12 @@ import pymysql
 
 from jobs import loglevel, secrets
 from jobs.coordination import get_redis
-from jobs.errors import BadRequest, JobNotFound
+from jobs.errors import BadRequest, JobNotFound, NotFound
 from jobs.models import Allocation, Job
 from jobs.services import get_job
 from replication import catalog
 from replication.config import MySQLConnectionConfig, SrcTaskConfig
-from replication.errors import ReplicationError
+from replication.errors import ConfigError, ReplicationError
 from replication.mysql import connect
 from replication.sinks.mysql.checkpoint import load_checkpoint
 from replication.stats import StatsStore, TaskStats
@@ -113,7 +113,13 @@ def mysql_schemas(cfg: MySQLConnectionConfig) -> list[dict[str, Any]]:
 
 
 def mysql_columns(cfg: MySQLConnectionConfig, schema: str, table: str) -> list[str]:
-    return catalog.list_columns(cfg, schema, table)
+    try:
+        return catalog.list_columns(cfg, schema, table)
+    except ConfigError as exc:  # the only one it raises: no such table
+        raise NotFound(str(exc)) from exc
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"mysql_schema, mysql_table: cannot be written in character set "
+                         f"{cfg.mysql_character_set}") from exc
 
 
 def mysql_connection(cfg: MySQLConnectionConfig) -> None:

@@ -13,8 +13,8 @@ from jobs.models import DesiredState
 
 
 class StopReason:
-    PAUSED = DesiredState.PAUSED.value
-    DELETED = DesiredState.DELETED.value
+    PAUSED = str(DesiredState.PAUSED)
+    DELETED = str(DesiredState.DELETED)
     UPDATED = "updated"
     LEASE_LOST = "lease lost"
     NODE_STOPPING = "node shutting down"

@@ -69,8 +69,10 @@ def create_view(job_type: str) -> type[JobCreateView]:
     """A create view class for one type, with its own request schema."""
     view = type(f"{job_type.title()}JobCreateView", (JobCreateView,), {"job_type": job_type})
     return extend_schema(
-        request=api.wrapped_config_serializer(job_type),
-        responses={200: answers.CreateAnswerSerializer, 400: api.MessageSerializer,
+        # Forms carry the config as a JSON string in the wrapper field; documented as JSON only.
+        request={"application/json": api.wrapped_config_serializer(job_type)},
+        responses={200: (answers.SubscriptionCreateAnswerSerializer if job_type == "subscription"
+                         else answers.CreateAnswerSerializer), 400: api.MessageSerializer,
                    409: api.MessageSerializer},
         summary=f"Create or update a {job_type} job",
     )(view)
@@ -127,7 +129,7 @@ class JobDetailView(APIView):
     required_permission = VIEW_JOBS
 
     @extend_schema(parameters=[api.JobIdSerializer],
-                   responses={200: answers.JobDetailAnswerSerializer,
+                   responses={200: answers.JobDetailAnswerSerializer, 400: api.MessageSerializer,
                               404: api.MessageSerializer, 409: api.MessageSerializer})
     def get(self, request: Request, **_: Any) -> Response:
         job_id = validated(api.JobIdSerializer, request.query_params)["job_id"]
@@ -141,7 +143,8 @@ class JobGtidView(APIView):
     required_permission = VIEW_JOBS
 
     @extend_schema(parameters=[api.JobIdSerializer],
-                   responses={200: answers.GtidAnswerSerializer, 404: api.MessageSerializer})
+                   responses={200: answers.GtidAnswerSerializer, 400: api.MessageSerializer,
+                              404: api.MessageSerializer})
     def get(self, request: Request) -> Response:
         job_id = validated(api.JobIdSerializer, request.query_params)["job_id"]
         return Response({"gtid": queries.job_gtid(job_id, tenant_scope(request)), "message": "ok"})

@@ -49,12 +49,13 @@ class JobValidationView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("job_config", str, description=(
             "The job config as JSON (as for POST /v2/job/migration); a JSON body works too."))],
-        request=api.ValidationRequestSerializer,
+        request=None,
         responses={200: answers.ValidationAnswerSerializer, 400: _MESSAGE})
     def get(self, request: Request) -> Response:
         return self.post(request)
 
-    @extend_schema(request=api.ValidationRequestSerializer,
+    # Forms carry the config as a JSON string in the wrapper field; documented as JSON only.
+    @extend_schema(request={"application/json": api.ValidationRequestSerializer},
                    responses={200: answers.ValidationAnswerSerializer, 400: _MESSAGE})
     def post(self, request: Request) -> Response:
         config = unwrap_config(request_params(request), ("job_config", "migration_job_config",
@@ -72,7 +73,7 @@ class MonitorTaskView(APIView):
                               404: _MESSAGE})
     def get(self, request: Request) -> Response:
         params = validated(api.MonitorQuerySerializer, request.query_params)
-        record = queries.monitor_task(params["allocation_id"], params["task_name"],
+        record = queries.monitor_task(str(params["allocation_id"]), params["task_name"],
                                       tenant_scope(request))
         return Response({"tasks_status": record, "message": "ok"})
 
@@ -118,7 +119,7 @@ class MySQLColumnsView(APIView):
     required_permission = CHANGE_JOBS
 
     @extend_schema(parameters=[api.MySQLColumnsQuerySerializer],
-                   responses={200: answers.ColumnsAnswerSerializer, **_MYSQL_ERRORS})
+                   responses={200: answers.ColumnsAnswerSerializer, 404: _MESSAGE, **_MYSQL_ERRORS})
     def get(self, request: Request) -> Response:
         params = validated(api.MySQLColumnsQuerySerializer, request_params(request))
         columns = queries.mysql_columns(

@@ -96,6 +96,9 @@ def start_problems(conn: pymysql.connections.Connection, facts: SourceFacts,
         missing = missing_binlog(conn, facts.mariadb, start)
     except ReplicationError as exc:
         return (str(exc),)
+    except UnicodeEncodeError:
+        return ("binlog_file cannot be written in the connection's character set "
+                f"{src.mysql_connection_config.mysql_character_set}",)
     if missing:
         return (f"the job's start position is purged on the source ({missing}): give a newer "
                 "gtid or binlog_file, or let the job make a full copy",)

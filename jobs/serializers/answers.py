@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from jobs.serializers.config import JobConfigSerializer
+from jobs.models import JobStatus, JobType, NodeStatus, TaskStatus
+from jobs.serializers.config import JobConfigSerializer, SubscriptionJobConfigSerializer
 
 
 def _s(help_text: str) -> serializers.CharField:
-    return serializers.CharField(help_text=help_text)
+    return serializers.CharField(help_text=help_text, allow_blank=True)
 
 
 def _i(help_text: str) -> serializers.IntegerField:
@@ -18,11 +19,16 @@ def _i(help_text: str) -> serializers.IntegerField:
 class CreateAnswerSerializer(serializers.Serializer):
     """The stored job config (defaults filled in, passwords "*") and its indexes."""
 
-    job = JobConfigSerializer(help_text="The stored config; dest_task is Kafka's for a "
-                                        "subscription job.")
+    job = JobConfigSerializer(help_text="The stored config.")
     eval_create_index = _i("Index of the evaluation the change created.")
     job_modify_index = _i("Index of the job's last change.")
     message = _s("\"ok\".")
+
+
+class SubscriptionCreateAnswerSerializer(CreateAnswerSerializer):
+    """The stored subscription job config (defaults filled in, passwords "*") and its indexes."""
+
+    job = SubscriptionJobConfigSerializer(help_text="The stored config.")
 
 
 class JobSummarySerializer(serializers.Serializer):
@@ -30,8 +36,8 @@ class JobSummarySerializer(serializers.Serializer):
 
     job_id = _s("Job id.")
     job_name = _s("Job name.")
-    job_type = _s("migration, sync or subscription.")
-    job_status = _s("pending, running, paused, failed or dead.")
+    job_type = serializers.ChoiceField(choices=JobType.choices, help_text="Job type.")
+    job_status = serializers.ChoiceField(choices=JobStatus.choices, help_text="Job status.")
     job_status_description = _s("Why the job has its status, when it is not obvious.")
 
 
@@ -57,7 +63,7 @@ class TaskStatusSerializer(serializers.Serializer):
     task_events = TaskEventSerializer(many=True, help_text="Events, oldest first.")
     started_at = _s("Start time; 0001-01-01T00:00:00Z when unset.")
     finished_at = _s("End time; 0001-01-01T00:00:00Z when unset.")
-    status = _s("pending, running or dead.")
+    status = serializers.ChoiceField(choices=TaskStatus.choices, help_text="Allocation status.")
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -80,8 +86,8 @@ class JobDetailAnswerSerializer(serializers.Serializer):
 
     job_id = _s("Job id.")
     job_name = _s("Job name.")
-    job_type = _s("Job type.")
-    job_status = _s("Job status.")
+    job_type = serializers.ChoiceField(choices=JobType.choices, help_text="Job type.")
+    job_status = serializers.ChoiceField(choices=JobStatus.choices, help_text="Job status.")
     failover = serializers.BooleanField(help_text="Failover enabled.")
     src_task_detail = TaskDetailSerializer(help_text="Source task.")
     dest_task_detail = TaskDetailSerializer(help_text="Target task.")
@@ -133,7 +139,7 @@ class NodeSerializer(serializers.Serializer):
     node_address = _s("Node IP.")
     node_name = _s("Host name.")
     node_id = _s("Node id.")
-    node_status = _s("ready or down.")
+    node_status = serializers.ChoiceField(choices=NodeStatus.choices, help_text="Node status.")
     node_status_description = _s("Why the node has its status.")
     datacenter = _s("Datacenter.")
 

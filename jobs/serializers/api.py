@@ -13,10 +13,14 @@ from jobs.models import JobStatus, JobType
 from jobs.serializers.config import (
     JobConfigSerializer,
     MySQLConnectionConfigSerializer,
+    StrictSerializer,
     SubscriptionJobConfigSerializer,
 )
 
 JOB_TYPES = tuple(JobType.values)
+# MySQL names hold characters of the Basic Multilingual Plane only, and no NUL.
+MYSQL_NAME = "^[\u0001-\uffff]+$"
+MYSQL_NAME_RULE = "a MySQL name holds characters U+0001 to U+FFFF only"
 
 
 def _text(help_text: str, required: bool = False) -> serializers.CharField:
@@ -58,7 +62,7 @@ class JobListQuerySerializer(serializers.Serializer):
 class MonitorQuerySerializer(serializers.Serializer):
     """Which allocation's stats to read."""
 
-    allocation_id = serializers.CharField(max_length=64, help_text="Allocation id (UUID).")
+    allocation_id = serializers.UUIDField(help_text="Allocation id.")
     task_name = _text("Task name (src or dest); checked against the allocation when given.")
     nomad_http_address = _text("Ignored; kept for dtle clients.")
 
@@ -78,8 +82,10 @@ class MySQLQuerySerializer(MySQLConnectionConfigSerializer):
 class MySQLColumnsQuerySerializer(MySQLQuerySerializer):
     """Connection parameters plus the table whose columns are wanted."""
 
-    mysql_schema = serializers.CharField(max_length=64, help_text="Schema name.")
-    mysql_table = serializers.CharField(max_length=64, help_text="Table name.")
+    mysql_schema = serializers.RegexField(MYSQL_NAME, max_length=64, help_text="Schema name.",
+                                          error_messages={"invalid": MYSQL_NAME_RULE})
+    mysql_table = serializers.RegexField(MYSQL_NAME, max_length=64, help_text="Table name.",
+                                         error_messages={"invalid": MYSQL_NAME_RULE})
 
 
 class LogLevelSerializer(serializers.Serializer):
@@ -97,10 +103,10 @@ def wrapped_config_serializer(job_type: str) -> type[serializers.Serializer]:
             help_text="The job config. A bare config object as the whole body works too."),
         "__doc__": f"Create or update a {job_type} job.",
     }
-    return type(f"{job_type.title()}JobRequestSerializer", (serializers.Serializer,), attrs)
+    return type(f"{job_type.title()}JobRequestSerializer", (StrictSerializer,), attrs)
 
 
-class ValidationRequestSerializer(serializers.Serializer):
+class ValidationRequestSerializer(StrictSerializer):
     """The config to validate, as for POST /v2/job/migration (a bare object works too)."""
 
     job_config = JobConfigSerializer(help_text="The job config to validate.")

@@ -7,10 +7,12 @@ dataclasses. ``tests/unit/test_api_schema.py`` keeps the two in step.
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from pymysql.charset import charset_by_name
 from rest_framework import serializers
 
@@ -55,6 +57,33 @@ def _compiles(pattern: str, field: str) -> None:
         ) from exc
 
 
+
+def _usable_charset(name: str) -> bool:
+    """PyMySQL knows the character set and Python can encode text in it."""
+    charset = charset_by_name(name)
+    if charset is None:
+        return False
+    try:
+        codecs.lookup(charset.encoding)
+    except LookupError:  # e.g. binary, geostd8: the connection could not send a query
+        return False
+    return True
+
+
+# The character sets a connection may name (the API also takes them in upper case).
+MYSQL_CHARSETS = sorted(
+    {"utf8", *(name for name in (
+        "armscii8 ascii big5 binary cp1250 cp1251 cp1256 cp1257 cp850 cp852 cp866 cp932 dec8 "
+        "eucjpms euckr gb18030 gb2312 gbk geostd8 greek hebrew hp8 keybcs2 koi8r koi8u latin1 "
+        "latin2 latin5 latin7 macce macroman sjis swe7 tis620 ujis utf8mb3 utf8mb4").split()
+        if _usable_charset(name))})
+
+
+@extend_schema_field({"type": "string", "enum": MYSQL_CHARSETS})
+class CharsetField(serializers.CharField):
+    """A MySQL character set name, documented as the list of names the API knows."""
+
+
 def _text(help_text: str, default: str = "", **kwargs: Any) -> serializers.CharField:
     return serializers.CharField(
         required=False, default=default, allow_blank=True, help_text=help_text, **kwargs
@@ -74,7 +103,8 @@ class MySQLConnectionConfigSerializer(StrictSerializer):
     mysql_password = _text(
         "MySQL password; plain, or base64 of RSA ciphertext when is_mysql_password_encrypted "
         "is true. Always shown as \"*\".", max_length=4096, trim_whitespace=False)
-    mysql_character_set = _text("Connection character set.", default="utf8mb4", max_length=32)
+    mysql_character_set = CharsetField(required=False, default="utf8mb4", max_length=32,
+                                       help_text="Connection character set.")
     mysql_ssl_ca = _text("Path (on every node) of the CA certificate that signed the server's "
                          "certificate; makes TLS required and the certificate checked.",
                          max_length=4096)
@@ -87,6 +117,9 @@ class MySQLConnectionConfigSerializer(StrictSerializer):
     def validate_mysql_character_set(self, value: str) -> str:
         if value and charset_by_name(value) is None:
             raise serializers.ValidationError(f"{value!r} is not a MySQL character set")
+        if value and not _usable_charset(value):
+            raise serializers.ValidationError(
+                f"{value!r} cannot carry text; use one of {', '.join(MYSQL_CHARSETS)}")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -216,7 +216,8 @@ def test_schemas_leave_out_views_and_system_schemas(
     assert columns.json() == {"columns": ["id", "name"], "message": "ok"}
     missing = client.get("/v2/mysql/columns",
                          {**params, "mysql_schema": fresh_schema, "mysql_table": "nope"})
-    assert missing.status_code == 400
+    assert missing.status_code == 404
+    assert missing.json()["message"] == f"table {fresh_schema}.nope does not exist on 127.0.0.1"
     ok = client.get("/v2/mysql/instance_connection", params)
     assert ok.status_code == 200 and ok.json() == {"message": "ok"}
 
