@@ -25,7 +25,7 @@ import redis
 from replication.config import SchemaRule
 from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
+from tests.support.full_copy import make_job, run_copy, table_checksum
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -3,13 +3,11 @@
 Servers are started once per test session (starting one takes about two seconds) and each test
 that changes data gets fresh schemas through ``fresh_schema``. Redis tests use database 15 with
 keys under a per-test job id, so they never touch the default database that a running system uses;
-the end-to-end tests use database 13. ``DTLE_TEST_REDIS_URL`` / ``DTLE_TEST_E2E_REDIS_URL`` move
-them, so two checkouts can run their suites at once.
+the end-to-end tests use database 13 (``tests/support/redis_urls.py`` says how to move them).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,10 +17,7 @@ import redis
 from rest_framework.test import APIClient
 
 from scripts.mariadb_sandbox import MariaDBServer
-
-REDIS_TEST_URL = os.environ.get("DTLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-# The end-to-end cluster's broker and state; flushed by those tests, so a database of its own.
-E2E_REDIS_URL = os.environ.get("DTLE_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
+from tests.support.redis_urls import REDIS_TEST_URL
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +87,6 @@ def fast_password_hashing(settings: Any) -> None:
 @pytest.fixture
 def api_client(db: None) -> APIClient:
     """An API client logged in as a platform superuser, who sees every job."""
-    from tests.auth_support import client_for, make_user
+    from tests.support.auth import client_for, make_user
 
     return client_for(make_user("admin", superuser=True))

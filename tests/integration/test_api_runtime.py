@@ -20,7 +20,7 @@ from replication.sinks.mysql.checkpoint import INSERT_SQL, ensure_table
 from replication.stats import StatsStore, TaskStats, stats_key
 from replication.wire.transport import RedisTransport, stream_key
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.api_examples import (
+from tests.support.api_examples import (
     MIGRATION_REQUEST,
     MONITOR_ANSWER,
     SCHEMAS_ANSWER,
@@ -28,7 +28,7 @@ from tests.api_examples import (
     assert_same_shape,
     pointed_at,
 )
-from tests.conftest import REDIS_TEST_URL
+from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db
 

@@ -27,8 +27,8 @@ import pytest
 import redis
 
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.conftest import REDIS_TEST_URL
-from tests.integration.incremental_helpers import table_summary
+from tests.support.incremental import table_summary
+from tests.support.redis_urls import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSACTIONS = 2000

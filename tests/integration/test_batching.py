@@ -28,8 +28,8 @@ from replication.wire.changes import (
 )
 from replication.wire.transport import stream_key
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import make_job, start_runner, table_summary, wait_converged
-from tests.integration.workload import Workload, create_tables
+from tests.support.incremental import make_job, start_runner, table_summary, wait_converged
+from tests.support.workload import Workload, create_tables
 
 
 def _position(server: MariaDBServer) -> str:

@@ -20,7 +20,7 @@ import yaml
 
 from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import free_port
-from tests.conftest import E2E_REDIS_URL
+from tests.support.redis_urls import E2E_REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker" / "compose.yaml"

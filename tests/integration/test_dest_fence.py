@@ -22,7 +22,7 @@ from replication.task import TaskContext
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 from replication.wire.transport import FencedOut
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import (
+from tests.support.incremental import (
     Running,
     make_job,
     start_runner,

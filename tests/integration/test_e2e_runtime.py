@@ -14,14 +14,14 @@ import redis
 
 from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.conftest import E2E_REDIS_URL
-from tests.integration.e2e_support import (
+from tests.support.e2e import (
     create_dataset,
     migration_config,
     same_data,
     table_digest,
     write_some,
 )
+from tests.support.redis_urls import E2E_REDIS_URL
 
 NODES = ("node-a", "node-b")
 

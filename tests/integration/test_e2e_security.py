@@ -17,9 +17,9 @@ import redis
 from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 from scripts.tls_certs import TLSFiles, make_tls_files
-from tests.conftest import E2E_REDIS_URL
-from tests.integration.e2e_support import create_dataset, migration_config, same_data, write_some
-from tests.integration.security_support import (
+from tests.support.e2e import create_dataset, migration_config, same_data, write_some
+from tests.support.redis_urls import E2E_REDIS_URL
+from tests.support.security import (
     admin_pages,
     general_log,
     names_holding,

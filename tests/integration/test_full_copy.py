@@ -11,8 +11,8 @@ from replication.config import SchemaRule, TableRule
 from replication.mysql import connect
 from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
-from tests.integration.incremental_helpers import conn_cfg
+from tests.support.full_copy import make_job, run_copy, table_checksum
+from tests.support.incremental import conn_cfg
 
 TYPES_DDL = """CREATE TABLE types (
   id INT PRIMARY KEY, d DECIMAL(65,30), dn DECIMAL(10,2) UNSIGNED, dt DATETIME(6),

@@ -14,8 +14,8 @@ import redis
 
 from replication.wire.transport import stream_key
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.conftest import REDIS_TEST_URL
-from tests.integration.full_copy_helpers import table_checksum
+from tests.support.full_copy import table_checksum
+from tests.support.redis_urls import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG_ROWS = 200_000
@@ -42,7 +42,7 @@ def _build(server: MariaDBServer, schema: str) -> None:
 def _start(source: MariaDBServer, target: MariaDBServer, job_id: str, schema: str,
            log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.snapshot_driver",
+        [sys.executable, "-m", "tests.support.snapshot_driver",
          "--source-port", str(source.port), "--target-port", str(target.port),
          "--job-id", job_id, "--schema", schema, "--chunk-size", "500",
          "--redis-url", REDIS_TEST_URL],

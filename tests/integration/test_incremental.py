@@ -8,7 +8,7 @@ import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import make_job, start_runner, wait_converged
+from tests.support.incremental import make_job, start_runner, wait_converged
 
 
 def _prepare(source: MariaDBServer, target: MariaDBServer, schema: str) -> None:

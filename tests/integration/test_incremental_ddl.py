@@ -14,7 +14,7 @@ from replication.sinks.mysql.applier import MySQLApplier
 from replication.sinks.mysql.checkpoint import PENDING_DDL_SEQ, TABLE
 from replication.wire.changes import RowEvent
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import (
+from tests.support.incremental import (
     Running,
     make_job,
     start_runner,

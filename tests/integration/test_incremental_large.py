@@ -9,8 +9,8 @@ import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import make_job, start_runner, table_summary, wait_converged
-from tests.integration.workload import Workload, create_tables
+from tests.support.incremental import make_job, start_runner, table_summary, wait_converged
+from tests.support.workload import Workload, create_tables
 
 ROWS = 200_000
 

@@ -9,7 +9,7 @@ import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import make_job, start_runner, wait_converged
+from tests.support.incremental import make_job, start_runner, wait_converged
 
 COLUMNS = """
   id INT PRIMARY KEY,

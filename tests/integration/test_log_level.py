@@ -10,8 +10,8 @@ import redis
 from rest_framework.test import APIClient
 
 from jobs import loglevel
-from tests.api_examples import LOG_LEVEL_ANSWER, assert_same_shape
-from tests.conftest import REDIS_TEST_URL
+from tests.support.api_examples import LOG_LEVEL_ANSWER, assert_same_shape
+from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db
 NAMES = ("replication", "jobs", "dtleweb")

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from jobs.coordination import get_redis
 from jobs.models import Allocation, Job, Node, NodeStatus, Task
 from replication.stats import StatsStore, TaskStats
-from tests.conftest import REDIS_TEST_URL
+from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db
 

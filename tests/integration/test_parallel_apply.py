@@ -14,8 +14,8 @@ import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import make_job, start_runner, wait_converged
-from tests.integration.workload import create_tables
+from tests.support.incremental import make_job, start_runner, wait_converged
+from tests.support.workload import create_tables
 
 WRITERS = 4
 TRANSACTIONS = 150

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from jobs import coordination, scheduler
 from jobs.models import Allocation, Job, Node, NodeStatus, Task, TaskStatus
-from tests.conftest import REDIS_TEST_URL
+from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

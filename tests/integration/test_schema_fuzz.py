@@ -28,8 +28,8 @@ from schemathesis.generation import GenerationMode
 
 from replication import mysql
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.auth_support import make_user, token_for
-from tests.conftest import REDIS_TEST_URL
+from tests.support.auth import make_user, token_for
+from tests.support.redis_urls import REDIS_TEST_URL
 
 EXAMPLES_PER_OPERATION = 10
 RESPONSE_CHECKS = [response_schema_conformance, status_code_conformance, content_type_conformance]

@@ -18,10 +18,10 @@ from replication.runners import DestRunner, SrcRunner
 from replication.sinks.mysql.schema_history import load_history
 from replication.wire.transport import RedisTransport
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.full_copy_helpers import schema_crc_sums
-from tests.integration.incremental_helpers import Running, make_job, start_runner
 from tests.integration.test_full_copy import TYPES_DDL, TYPES_ROWS
-from tests.integration.workload import Workload, create_tables
+from tests.support.full_copy import schema_crc_sums
+from tests.support.incremental import Running, make_job, start_runner
+from tests.support.workload import Workload, create_tables
 
 ER_BAD_FIELD = 1054
 EVOLVING = ("CREATE TABLE evolving (id INT PRIMARY KEY, b VARCHAR(20), x INT UNSIGNED, "

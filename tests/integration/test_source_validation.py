@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 from replication.errors import SourceError
 from replication.runners import SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.api_examples import MIGRATION_REQUEST, pointed_at
-from tests.conftest import REDIS_TEST_URL
-from tests.integration.incremental_helpers import make_job, start_runner
+from tests.support.api_examples import MIGRATION_REQUEST, pointed_at
+from tests.support.incremental import make_job, start_runner
+from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import make_job, start_runner
+from tests.support.incremental import make_job, start_runner
 
 TABLE = ("CREATE TABLE `{s}`.moments (id INT PRIMARY KEY, ts TIMESTAMP(6) NULL, dt DATETIME(6), "
          "ts0 TIMESTAMP NULL)")

@@ -14,7 +14,7 @@ from replication.errors import ConnectError
 from replication.mysql import connect
 from scripts.mariadb_sandbox import MariaDBServer
 from scripts.tls_certs import TLSFiles, make_tls_files
-from tests.api_examples import MIGRATION_REQUEST, pointed_at
+from tests.support.api_examples import MIGRATION_REQUEST, pointed_at
 
 pytestmark = pytest.mark.django_db
 

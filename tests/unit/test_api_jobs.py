@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from jobs.models import Allocation, Job, Task, TaskEvent
 from jobs.secrets import engine_config
-from tests.api_examples import (
+from tests.support.api_examples import (
     DETAIL_ANSWER,
     LIST_ANSWER,
     MIGRATION_ANSWER,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from jobs.models import Job, Node
-from tests.api_examples import (
+from tests.support.api_examples import (
     MIGRATION_REQUEST,
     NODES_ANSWER,
     assert_same_shape,

@@ -14,7 +14,7 @@ from django.urls import URLPattern, get_resolver
 from rest_framework.test import APIClient
 
 from accounts.tokens import _signing_key
-from tests.auth_support import client_for, make_user, token_for
+from tests.support.auth import client_for, make_user, token_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs.models import Job
-from tests.api_examples import MIGRATION_REQUEST
+from tests.support.api_examples import MIGRATION_REQUEST
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs.models import Allocation, Job, Task
-from tests.api_examples import MIGRATION_REQUEST
-from tests.auth_support import client_for, make_user
+from tests.support.api_examples import MIGRATION_REQUEST
+from tests.support.auth import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 

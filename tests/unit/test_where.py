@@ -12,7 +12,7 @@ from replication.config import SchemaRule, TableRule
 from replication.errors import ConfigError
 from replication.scope.filters import TableFilter
 from replication.scope.where import checked_where
-from tests.api_examples import MIGRATION_REQUEST
+from tests.support.api_examples import MIGRATION_REQUEST
 
 
 @pytest.mark.parametrize(("where", "reason"), [

@@ -1,6 +1,6 @@
 """Runs one full copy in this process (reader thread + applier loop), for the crash test.
 
-    python -m tests.integration.snapshot_driver --source-port P --target-port Q \
+    python -m tests.support.snapshot_driver --source-port P --target-port Q \
         --job-id J --schema S [--chunk-size N] [--redis-url URL]
 
 Logs at INFO to stderr and prints ``DONE <position>`` when the copy is complete.
@@ -15,7 +15,7 @@ import redis
 
 from replication.config import SchemaRule
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.full_copy_helpers import make_job, run_copy
+from tests.support.full_copy import make_job, run_copy
 
 
 def main() -> None:

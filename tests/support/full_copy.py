@@ -19,7 +19,7 @@ from replication.stop import ManualStop
 from replication.wire.snapshot import SnapshotDone
 from replication.wire.transport import RedisTransport
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration import incremental_helpers
+from tests.support import incremental as incremental_helpers
 
 
 def make_job(job_id: str, source: MariaDBServer, target: MariaDBServer,
