@@ -369,24 +369,40 @@ class _TxBuilder:
             self._implicit_end = True
         schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
         assert self._tx is not None
-        self._tx.changes.append(DDL(schema or "", query))
-        self._track(schema or "", query, event)
+        if not self._track(schema or "", query, event):
+            self._tx.changes.append(DDL(schema or "", query))
         return self._close(event) if self._implicit_end else None
 
-    def _track(self, schema: str, query: str, event: Any) -> None:
-        """Apply the DDL to the schema history before anything after it is decoded or sent."""
+    def _track(self, schema: str, query: str, event: Any) -> bool:
+        """Apply the DDL to the schema history before anything after it is decoded or sent.
+        True when the full copy read every table it changes after it: the target tables were
+        created with it already, so it is not replayed."""
         reader, tx = self._reader, self._tx
         if reader.tracker is None or tx is None:
-            return
+            return False
         executed = reader.seen.copy()
         if tx.gtid:
             executed.add(tx.gtid)
         position = BinlogPosition(reader.file, int(event.packet.log_pos), executed.format())
-        reader.tracker.apply_ddl(schema, query, tx.gtid, position)
+        covered = reader.tracker.apply_ddl(schema, query, tx.gtid, position)
+        if covered:
+            log.info("DDL of %s is part of the full copy's definitions already: not replayed",
+                     tx.gtid or position)
+        return covered
+
+    def _in_copy(self, event: Any, gtid: str) -> bool:
+        """Rows the full copy read already: they are not decoded (they may predate a DDL that
+        the copied definition includes) and the dest would drop them anyway."""
+        tracker = self._reader.tracker
+        return tracker is not None and tracker.copied_after(
+            event.schema, event.table, gtid, self._reader.file, int(event.packet.log_pos))
 
     def _rows(self, event: Any) -> None:
         if self._tx is None:  # rows outside a GTID/BEGIN: should not happen in ROW format
             self._open(event)
+        assert self._tx is not None
+        if self._in_copy(event, self._tx.gtid):
+            return
         row_event = self._reader.row_event(event)
         if row_event is None or not row_event.rows:
             return

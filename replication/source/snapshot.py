@@ -173,7 +173,7 @@ class SnapshotReader:
             self.rows_read += reader.rows_read
         log.info("job %s: table %s read, %d rows (%s of the estimate)", self._job.job_id,
                  spec.name, reader.rows_read, _percent(reader.rows_read, spec.rows_estimate))
-        resumed = cp.seq > 0 and bool(spec.key)
+        resumed = cp.seq > 0 and bool(reader.spec.key)
         return (cp.start if resumed else position), position
 
     def _log_start(self, spec: TableSpec, cp: TableCheckpoint) -> None:

@@ -5,23 +5,34 @@ restart continues after the last key the target applied. A table without a usabl
 one streamed ``SELECT`` (unbuffered cursor) and restarts from its first row after a crash: its
 first chunk is marked ``restart`` and the dest empties the target table in that chunk's
 transaction.
+
+The table's definition is read inside its snapshot, after the first read took the table's
+metadata lock (no DDL passes it until the snapshot ends), so the columns read, the key paged by
+and the target's ``CREATE TABLE`` are those of the rows copied, whatever DDL ran on the source
+since the tables were listed. A DDL that commits between the snapshot's start and that first
+read either makes the read fail (error 1412, a rebuilt table) or, done in place (MariaDB's
+instant ADD/DROP COLUMN), shows the snapshot's rows in the new shape, which the binlog from the
+snapshot's position cannot follow: the definition is compared with the one read just before
+the snapshot opened, and the snapshot is opened again until they agree.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pymysql.cursors
+import pymysql.err
 
 from replication.errors import SourceError, Stopped
 from replication.mysql import quote_ident
 from replication.position import BinlogPosition
 from replication.resume import TableCheckpoint
-from replication.source.consistent import open_snapshot
+from replication.source.consistent import open_snapshot, prepare_read_session
 from replication.source.schema import SchemaVersion, read_table_def
-from replication.source.tables import TableSpec
+from replication.source.tables import TableSpec, describe_table
 from replication.source.values import (
     after_key_condition,
     key_sql,
@@ -38,6 +49,11 @@ Send = Callable[[Any], object]
 JOINED_LIMIT = 2 * 1024 * 1024
 StopCheck = Callable[[], bool]
 RecordSchema = Callable[[list[SchemaVersion]], None]
+ER_TABLE_DEF_CHANGED = 1412
+ER_NO_SUCH_TABLE = 1146
+_AUTO_INCREMENT = re.compile(r" AUTO_INCREMENT=\d+")
+# Snapshots opened for one table before giving up on a source that alters it without pause.
+SNAPSHOT_ATTEMPTS = 20
 
 
 class TableReader:
@@ -61,9 +77,14 @@ class TableReader:
         self._where = f"({m.where})" if m.where else ""
         self._row_expr = f"CAST({row_sql(spec.columns)} AS BINARY)"
 
+    @property
+    def spec(self) -> TableSpec:
+        """The table as its snapshot holds it (after ``run``), else as it was listed."""
+        return self._spec
+
     def run(self) -> BinlogPosition:
         """Send the table's schema and chunks; the snapshot position it was read at."""
-        position = open_snapshot(self._conn)
+        position = self._open()
         self._record_definition(position)
         self._send(self._table_message(position))
         if self._spec.key:
@@ -75,15 +96,58 @@ class TableReader:
         self._conn.rollback()
         return position
 
+    def _open(self) -> BinlogPosition:
+        """Open the table's snapshot, take its metadata lock and describe the table there."""
+        prepare_read_session(self._conn)  # SHOW CREATE's text depends on the session's mode
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            before = self._create_text()
+            position = open_snapshot(self._conn)
+            if self._lock_definition():
+                spec = describe_table(self._conn, self._spec.mapping, self._spec.rows_estimate)
+                if _comparable(spec.create_table_sql) == before:
+                    self._use(spec)
+                    return position
+            self._conn.rollback()
+            log.info("%s changed while its snapshot opened; opening another", self._spec.name)
+        raise SourceError(f"{self._spec.name} was altered each time its snapshot opened "
+                          f"({SNAPSHOT_ATTEMPTS} times); retry when its DDL has finished")
+
+    def _create_text(self) -> str:
+        try:
+            rows = self._query(f"SHOW CREATE TABLE {self._from}".encode())
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] == ER_NO_SUCH_TABLE:
+                raise SourceError(f"{self._spec.name} disappeared before its copy started") from exc
+            raise
+        text = rows[0][1]
+        return _comparable(text.decode() if isinstance(text, bytes) else str(text))
+
+    def _lock_definition(self) -> bool:
+        """Read the table inside the snapshot, which takes its metadata lock until the snapshot
+        ends; False when a DDL that rebuilt the table committed after the snapshot opened.
+        LIMIT 1, not 0: only a read that reaches the rows checks the table's version."""
+        try:
+            self._query(f"SELECT 1 FROM {self._from} LIMIT 1".encode())
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] == ER_TABLE_DEF_CHANGED:
+                return False
+            raise
+        return True
+
+    def _use(self, spec: TableSpec) -> None:
+        if _comparable(spec.create_table_sql) != _comparable(self._spec.create_table_sql):
+            log.info("%s changed since the tables were listed; copying its current definition",
+                     spec.name)
+        self._spec = spec
+        self._row_expr = f"CAST({row_sql(spec.columns)} AS BINARY)"
+
     def _record_definition(self, position: BinlogPosition) -> None:
-        """Start the table's schema history at its snapshot position. The first read of the
-        table takes its metadata lock, which no DDL passes until the snapshot ends, so the
-        definition read next is the one the copied rows have. A table resumed after a crash
-        keeps the history its first read started (the binlog since then is replayed)."""
+        """Start the table's schema history at its snapshot position, with the definition the
+        copied rows have (``_open`` holds the table's metadata lock). A table resumed after a
+        crash keeps the history its first read started (the binlog since then is replayed)."""
         if self._record_schema is None or self._cp.seq > 0:
             return
         m = self._spec.mapping
-        self._query(f"SELECT 1 FROM {self._from} LIMIT 0".encode())
         definition = read_table_def(self._conn, m.source_schema, m.source_table)
         if definition is None:
             raise SourceError(f"{self._spec.name} disappeared while its copy started")
@@ -197,3 +261,8 @@ class TableReader:
             raise SourceError(
                 f"a row of {self._spec.name} is too large to copy; raise the source's "
                 "max_allowed_packet above twice the largest row")
+
+
+def _comparable(create_sql: str) -> str:
+    """``SHOW CREATE TABLE`` text without the counter that every insert may move."""
+    return _AUTO_INCREMENT.sub("", create_sql)

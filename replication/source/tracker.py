@@ -25,6 +25,7 @@ from typing import Any
 from pymysql.charset import charset_by_name
 
 from replication.errors import SourceError
+from replication.gtid import GtidSet
 from replication.position import BinlogPosition
 from replication.source.ddl_tokens import UnknownSyntax
 from replication.source.schema import (
@@ -80,6 +81,8 @@ class SchemaTracker:
         self._ddl = SchemaDDL(catalog, in_scope)
         self._record = record
         self._checked: dict[int, tuple[Any, TableDef | None]] = {}
+        self._parsed: dict[str, GtidSet] = {}
+        self._past_copy: set[Key] = set()
 
     @property
     def tables(self) -> dict[Key, TableDef]:
@@ -87,18 +90,20 @@ class SchemaTracker:
 
     # -- DDL ------------------------------------------------------------------------------
     def apply_ddl(self, default_schema: str, statement: str, gtid: str,
-                  position: BinlogPosition) -> None:
+                  position: BinlogPosition) -> bool:
         """Apply a DDL ending at ``position`` (``gtid_set`` including it); record the new
-        versions. Tables whose definition already includes the DDL keep theirs."""
+        versions. Tables whose definition already includes the DDL keep theirs; True when
+        that is every table the DDL changes (the full copy read them after it)."""
         before = dict(self._catalog.tables)
         try:
             changed = self._ddl.apply(default_schema, statement)
         except UnknownSyntax as exc:
             log.warning("schema history: cannot read DDL %r at %s: %s", statement[:200],
                         position, exc)
-            return
+            return False
         versions = []
-        for key in dict.fromkeys(changed):
+        keys = list(dict.fromkeys(changed))
+        for key in keys:
             since = self._since.get(key)
             if since is not None and position_covers(since.position, gtid, position.file,
                                                      position.pos):
@@ -112,6 +117,25 @@ class SchemaTracker:
                 log.warning("schema history: %s.%s: %s", key[0], key[1], table.unknown)
         if versions:
             self._record(versions)
+        return bool(keys) and not versions
+
+    def copied_after(self, schema: str, table: str, gtid: str, file: str, pos: int) -> bool:
+        """Whether the table's definition was read by a full copy whose snapshot already holds
+        the transaction ``gtid`` ending at ``file:pos`` (so its rows are in the copy)."""
+        key = (schema, table)
+        since = self._since.get(key)
+        if since is None or not since.base or key in self._past_copy:
+            return False
+        if gtid and since.position.gtid_set:
+            parsed = self._parsed.get(since.position.gtid_set)
+            if parsed is None:
+                parsed = self._parsed[since.position.gtid_set] = GtidSet.parse(since.position.gtid_set)
+            covered = gtid in parsed
+        else:
+            covered = position_covers(since.position, gtid, file, pos)
+        if not covered:
+            self._past_copy.add(key)  # the binlog is read in order: all that follows is newer
+        return covered
 
     def _restore(self, key: Key, table: TableDef | None) -> None:
         if table is None:
