@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from jobs.models import Allocation, TaskEvent
 
@@ -19,7 +20,7 @@ FAILURE = "Driver Failure"
 NODE_LOST = "Node Lost"
 
 
-def record(allocation_id: object, event_type: str, message: str = "", setup_error: str = "") -> None:
+def record(allocation_id: str | uuid.UUID, event_type: str, message: str = "", setup_error: str = "") -> None:
     """Append an event to an allocation; a deleted job's allocation is silently gone."""
     if Allocation.objects.filter(pk=allocation_id).exists():
         TaskEvent.objects.create(

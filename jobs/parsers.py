@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ class JSONParser(parsers.JSONParser):
     """DRF's strict JSON parser, reading at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes."""
 
     def parse(self, stream: IO[bytes] | None, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+              parser_context: Mapping[str, Any] | None = None) -> Any:
         if stream is None:
             return {}
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

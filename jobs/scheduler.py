@@ -116,7 +116,8 @@ def _choose_node(task: Task, job: Job) -> Node | None:
         "current_allocation__node_id", flat=True).first()
     nodes = list(candidates)
     apart = [n for n in nodes if n.node_id != sibling]
-    return (apart or nodes or [None])[0]
+    choices = apart or nodes
+    return choices[0] if choices else None
 
 
 def _place(task: Task, job: Job, node: Node, fence_old: bool) -> None:

@@ -94,7 +94,7 @@ def connection_params(params: dict[str, Any]) -> MySQLConnectionConfig:
             password = decrypt_password(password, settings.RSA_PRIVATE_KEY_PATH)
         except ConfigError as exc:
             raise BadRequest(f"mysql_password: {exc}") from exc
-    fields = {name: params[name] for name in MySQLConnectionConfigSerializer().fields}
+    fields = {name: params[name] for name in MySQLConnectionConfigSerializer().fields.keys()}
     return MySQLConnectionConfig(**{**fields, "mysql_password": password})
 
 

@@ -24,9 +24,10 @@ MYSQL_NAME_RULE = "a MySQL name holds characters U+0001 to U+FFFF only"
 
 
 def _text(help_text: str, required: bool = False) -> serializers.CharField:
-    extra = {} if required else {"default": ""}
-    return serializers.CharField(required=required, allow_blank=not required, max_length=255,
-                                 help_text=help_text, **extra)
+    if required:
+        return serializers.CharField(max_length=255, help_text=help_text)
+    return serializers.CharField(required=False, allow_blank=True, default="", max_length=255,
+                                 help_text=help_text)
 
 
 class MessageSerializer(serializers.Serializer):

@@ -175,8 +175,9 @@ class SchemaRuleSerializer(StrictSerializer):
     table_schema_rename = _text(
         "Target schema name; with table_schema_regex a template such as new_${1}.",
         max_length=1024, allow_null=True)
-    tables = TableRuleSerializer(many=True, required=False, default=list, max_length=MAX_RULES,
-                                 help_text="Table rules; empty means every table of the schema.")
+    tables = TableRuleSerializer.many_init(
+        required=False, default=list, max_length=MAX_RULES,
+        help_text="Table rules; empty means every table of the schema.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["table_schema_rename"] = attrs.get("table_schema_rename") or ""
@@ -194,10 +195,9 @@ class SchemaRuleSerializer(StrictSerializer):
         return attrs
 
 
-def _rules(help_text: str) -> SchemaRuleSerializer:
-    return SchemaRuleSerializer(many=True, required=False, default=list, allow_null=True,
-                                max_length=MAX_RULES,
-                                help_text=help_text)
+def _rules(help_text: str) -> serializers.BaseSerializer:
+    return SchemaRuleSerializer.many_init(required=False, default=list, allow_null=True,
+                                          max_length=MAX_RULES, help_text=help_text)
 
 
 def _count(help_text: str, default: int, min_value: int, max_value: int) -> serializers.Field:
@@ -277,7 +277,7 @@ class JobConfigSerializer(StrictSerializer):
     is_mysql_password_encrypted = _flag(
         "Passwords are base64 of RSA PKCS#1 v1.5 ciphertext for the server's key.", False)
     src_task = SrcTaskSerializer(help_text="Source task.")
-    dest_task = MySQLDestTaskSerializer(help_text="Target task (MySQL).")
+    dest_task: StrictSerializer = MySQLDestTaskSerializer(help_text="Target task (MySQL).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs["failover"]:

@@ -93,7 +93,8 @@ def current_position(conn: pymysql.connections.Connection, mariadb: bool) -> Bin
     if mariadb:
         with conn.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
-            gtid = GtidSet.parse(cur.fetchone()[0] or "", True).format()
+            row = cur.fetchone()
+            gtid = GtidSet.parse((row[0] if row else "") or "", True).format()
     else:
         gtid = GtidSet.parse(_text(status[4] or ""), False).format() if len(status) > 4 else ""
     return BinlogPosition(_text(status[0]), int(status[1]), gtid)

@@ -21,7 +21,7 @@ Table ``dtle.binlog_checkpoint`` (see docs/incremental.md)::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +93,8 @@ def load_checkpoint(target_conn_factory: ConnFactory, job_id: str) -> Checkpoint
         with conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
                         "AND TABLE_NAME='binlog_checkpoint'", (CHECKPOINT_SCHEMA,))
-            if not cur.fetchone()[0]:
+            found = cur.fetchone()
+            if not found or not found[0]:
                 return None
             cur.execute(f"SELECT seq, gtid_set, binlog_file, binlog_pos, replay_until FROM {TABLE} "
                         "WHERE job_id=%s ORDER BY seq", (job_id,))
@@ -103,7 +104,7 @@ def load_checkpoint(target_conn_factory: ConnFactory, job_id: str) -> Checkpoint
     return _from_rows(rows)
 
 
-def _from_rows(rows: list[tuple]) -> Checkpoint | None:
+def _from_rows(rows: Sequence[tuple[Any, ...]]) -> Checkpoint | None:
     if not rows:
         return None
     texts = [r[1] for r in rows if r[0] >= 0 and r[1]]

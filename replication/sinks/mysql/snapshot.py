@@ -128,7 +128,8 @@ class SnapshotApplier:
                             "time_zone = '+00:00'")
                 cur.execute(f"SELECT IFNULL(SUM(rows_done), 0) FROM {checkpoint.TABLE} "
                             "WHERE job_id = %s AND source_table <> ''", (self._job_id,))
-                done = int(cur.fetchone()[0])
+                row = cur.fetchone()
+                done = int(row[0]) if row else 0
             conn.autocommit(False)
             with self._stats_lock:
                 self._stats.exec_master_row_count = max(self._stats.exec_master_row_count, done)

@@ -154,7 +154,9 @@ def literal(conn: pymysql.connections.Connection) -> Callable[[Any], str]:
     escape = conn.escape
     # The session's sql_mode is '' (set on connect), so backslash escapes apply; should it
     # ever say otherwise, strings take pymysql's own path, which honours it.
-    plain_strings = not conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+    # (server_status is set by pymysql at login; types-PyMySQL does not declare it)
+    server_status: int = conn.server_status  # type: ignore[attr-defined]
+    plain_strings = not server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
     not_finite = ("inf", "-inf", "nan")
 
     def escaped(value: Any) -> str:
