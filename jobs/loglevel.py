@@ -10,7 +10,7 @@ from jobs.coordination import as_text, get_redis
 
 LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
               "WARN": logging.WARNING, "ERROR": logging.ERROR}
-PROJECT_LOGGERS = ("replication", "jobs", "dtleweb")
+PROJECT_LOGGERS = ("replication", "jobs", "dtleweb", "accounts")  # those settings.LOGGING sets
 LOG_LEVEL_KEY = "dtle:log_level"
 
 _applied: dict[str, str] = {}

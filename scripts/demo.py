@@ -54,6 +54,11 @@ def counts(server: MariaDBServer) -> tuple[int, int]:
     return int(str(customers)), int(str(orders))
 
 
+def dest_gtid_set(cluster: Cluster, job_id: str) -> str:
+    """The executed GTID set the dest task's monitor reports."""
+    return str(cluster.monitor(job_id, "dest")["current_coordinates"]["gtid_set"])
+
+
 def job_config(source: MariaDBServer, target: MariaDBServer) -> dict[str, object]:
     return {
         "job_name": "demo",
@@ -76,7 +81,7 @@ def follow_full_copy(cluster: Cluster, job_id: str) -> None:
     wait_for(stage_incr, 600, "the incremental stage", interval=1.0)
 
 
-def run(workdir: Path, keep: bool) -> None:
+def run(workdir: Path, keep: bool, redis_url: str = DEMO_REDIS_URL) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     say("starting two MariaDB servers (binlog on, ROW format)")
@@ -84,8 +89,8 @@ def run(workdir: Path, keep: bool) -> None:
     target = MariaDBServer(workdir / "target", server_id=2).start()
     print(f"   source 127.0.0.1:{source.port}, target 127.0.0.1:{target.port}")
     # A Redis database of the demo's own, emptied so no earlier run's stream is replayed.
-    redis.Redis.from_url(DEMO_REDIS_URL).flushdb()
-    cluster = Cluster(workdir, DEMO_REDIS_URL)
+    redis.Redis.from_url(redis_url).flushdb()
+    cluster = Cluster(workdir, redis_url)
     try:
         say(f"loading sample database 'shop' on the source ({SAMPLE_ROWS} orders)")
         load_sample(source, SAMPLE_ROWS)
@@ -109,7 +114,12 @@ def run(workdir: Path, keep: bool) -> None:
         source.execute("DELETE FROM shop.customers WHERE id > 9990")
         wait_for(lambda: counts(target) == counts(source), 120, "the target to catch up")
         print(f"   source {counts(source)} == target {counts(target)}")
+        # The monitor's executed GTID set follows the dest's checkpoint within a second or two.
+        executed = str(source.execute("SELECT @@GLOBAL.gtid_binlog_pos")[0][0])
+        wait_for(lambda: dest_gtid_set(cluster, job_id) == executed, 30,
+                 f"the dest's monitor to report the source's GTID set {executed}")
         status = cluster.monitor(job_id, "dest")
+        print(f"   source gtid_binlog_pos {executed!r}")
         print(f"   dest: gtid_set {status['current_coordinates']['gtid_set']!r}, "
               f"delay {status['delay_count']['time']}s, stage {status['stage']!r}")
         say(f"Swagger UI: {cluster.base_url}/swagger/index.html   admin: {cluster.base_url}/admin/")
@@ -131,8 +141,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run a live migration between two local MariaDB servers.")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
     parser.add_argument("--workdir", default=str(ROOT / "var" / "demo"))
+    parser.add_argument("--redis", default=DEMO_REDIS_URL,
+                        help="a Redis database of the demo's own; it is emptied first")
     args = parser.parse_args()
-    run(Path(args.workdir), args.keep)
+    run(Path(args.workdir), args.keep, args.redis)
 
 
 if __name__ == "__main__":

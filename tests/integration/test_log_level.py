@@ -14,7 +14,7 @@ from tests.support.api_examples import LOG_LEVEL_ANSWER, assert_same_shape
 from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db
-NAMES = ("replication", "jobs", "dtleweb")
+NAMES = ("replication", "jobs", "dtleweb", "accounts")
 
 
 @pytest.fixture(autouse=True)
