@@ -237,7 +237,9 @@ class SnapshotApplier:
             if msg.keyless and msg.restart and cp.seq > 0:
                 cur.execute(f"DELETE FROM {quote_table(msg.target_schema, msg.target_table)}")
                 rows_before = 0
-            if not inserted:
+            if not inserted and self._after_another_snapshot(msg, cp):
+                self._replace(cur, head, msg.rows)
+            elif not inserted:
                 self._insert(cur, head, msg.rows)
             resumed = cp.seq > 0 and not (msg.keyless and msg.restart)
             checkpoint.write_table(cur, self._job_id, msg.source_schema, msg.source_table,
@@ -296,6 +298,24 @@ class SnapshotApplier:
             raise TargetError(f"full copy of {table}: chunk {msg.seq} does not continue after "
                               "the last key the target holds")
         return True
+
+    @staticmethod
+    def _after_another_snapshot(msg: SnapshotChunk, cp: TableCheckpoint) -> bool:
+        """A keyed chunk read in a later snapshot than the table's first chunks (the copy was
+        resumed). A row may have left the range copied before for this one (its key changed
+        in between) and still be in the target under its old key, holding a unique value the
+        row brings again: the binlog replayed from the first snapshot moves it later."""
+        return cp.seq > 0 and not msg.keyless and msg.position != cp.start
+
+    def _replace(self, cur: Any, head: bytes, rows: list[bytes]) -> None:
+        """The rows as ``REPLACE``: a target row holding one of their unique values is an
+        older image of a row the binlog changes later, and gives way. Unique checks are on
+        for it, or InnoDB may not look for such a row at all."""
+        cur.execute("SET SESSION unique_checks = 1")
+        try:
+            self._insert(cur, b"REPLACE" + head[len(b"INSERT"):], rows)
+        finally:
+            cur.execute("SET SESSION unique_checks = 0")
 
     def _insert(self, cur: Any, head: bytes, rows: list[bytes]) -> None:
         """Multi-row INSERTs of at most ``statement_bytes`` each (one row may exceed it)."""
