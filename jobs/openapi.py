@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.serializers import Serializer
+
+from jobs.serializers import answers
 from jobs.serializers.config import StrictSerializer
 from replication.config import SYSTEM_SCHEMAS
 
@@ -70,10 +73,22 @@ def _strict_component_names() -> set[str]:
     return names
 
 
+def _answer_component_names() -> set[str]:
+    """The answers' shapes: an answer carries no key its schema does not list."""
+    names = {"Message", "LoginAnswer", "Token"}
+    pending: list[type] = [Serializer]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__ == answers.__name__:
+            names.add(cls.__name__.removesuffix("Serializer"))
+    return names
+
+
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular hook (``POSTPROCESSING_HOOKS``)."""
     schemas = result.get("components", {}).get("schemas", {})
-    for name in _strict_component_names() & set(schemas):
+    for name in (_strict_component_names() | _answer_component_names()) & set(schemas):
         schemas[name]["additionalProperties"] = False
     for name, rules in RULES.items():
         if name in schemas:
