@@ -39,7 +39,8 @@ def api(settings: Any) -> Iterator[Any]:
     client = redis.Redis.from_url(REDIS_TEST_URL)
     client.flushdb()
     levels = {name: logging.getLogger(name).level for name in LOGGERS}
-    headers = {"Authorization": f"Bearer {token_for(make_user('checker', superuser=True))}"}
+    user = make_user("checker", superuser=True)
+    headers = {"Authorization": f"Bearer {token_for(user)}"}
     wsgi = Client(APP)
 
     def call(method: str, path: str, **kwargs: Any) -> Any:
@@ -48,6 +49,7 @@ def api(settings: Any) -> Iterator[Any]:
         SCHEMA[path][method].validate_response(response)
         return response.json
 
+    call.password = user.plain_password  # type: ignore[attr-defined]
     yield call
     client.flushdb()
     for name, level in levels.items():
@@ -103,3 +105,9 @@ def test_validation_answers_match_the_document(api: Any) -> None:
               "dest_task": {"mysql_connection_config": _conn(1)}}
     closed = api("POST", "/v2/validation/job", json={"job_config": config})
     assert closed["mysql_task_validation_report"][0]["connection_validation"]["validated"] is False
+
+
+def test_the_login_answer_matches_the_document(api: Any) -> None:
+    answer = api("POST", "/v2/login", json={"tenant": "platform", "username": "checker",
+                                            "password": api.password})
+    assert answer["data"]["token"]
