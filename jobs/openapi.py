@@ -90,6 +90,9 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
     schemas = result.get("components", {}).get("schemas", {})
     for name in (_strict_component_names() | _answer_component_names()) & set(schemas):
         schemas[name]["additionalProperties"] = False
+    for name, field in (("TableRule", "table_regex"), ("SchemaRule", "table_schema_regex")):
+        if name in schemas:  # compiled by the API (Python's re): a regular expression or empty
+            schemas[name]["properties"][field]["format"] = "regex"
     for name, rules in RULES.items():
         if name in schemas:
             schemas[name]["allOf"] = [*schemas[name].get("allOf", []), rules]

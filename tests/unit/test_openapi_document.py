@@ -23,6 +23,7 @@ def test_job_configs_reject_unknown_fields_and_state_cross_field_rules(document:
     for name in ("JobConfig", "SrcTask", "MySQLConnectionConfig", "TableRule", "SchemaRule"):
         assert schemas[name]["additionalProperties"] is False, name
         assert schemas[name].get("allOf"), name
+    assert schemas["TableRule"]["properties"]["table_regex"]["format"] == "regex"
     job_id = schemas["JobId"]["properties"]["job_id"]
     assert job_id["minLength"] == 1 and "pattern" in job_id
 
