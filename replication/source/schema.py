@@ -59,9 +59,12 @@ class TableDef:
     columns: tuple[ColumnDef, ...]
     charset: str = "utf8mb4"
     unknown: str = ""  # why the columns are not known (a DDL that could not be read)
+    # The primary key's columns in key order, () without one: what a Kafka message is keyed
+    # by. Not part of equality, as ``ColumnDef.column_type``.
+    key: tuple[str, ...] = field(default=(), compare=False)
 
     def renamed(self, schema: str, table: str) -> TableDef:
-        return TableDef(schema, table, self.columns, self.charset, self.unknown)
+        return TableDef(schema, table, self.columns, self.charset, self.unknown, self.key)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -72,7 +75,8 @@ class TableDef:
         columns = tuple(ColumnDef(c["name"], c["data_type"], bool(c["unsigned"]), c["charset"],
                                   tuple(c["values"]), c.get("column_type", ""),
                                   bool(c.get("nullable", True))) for c in data["columns"])
-        return cls(data["schema"], data["table"], columns, data["charset"], data.get("unknown", ""))
+        return cls(data["schema"], data["table"], columns, data["charset"], data.get("unknown", ""),
+                   tuple(data.get("key", ())))
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,9 @@ def read_table_def(conn: Any, schema: str, table: str) -> TableDef | None:
                        "TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
     if not rows:
         return None
+    key = _rows(conn, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE "
+                      "TABLE_SCHEMA = %s AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' "
+                      "ORDER BY SEQ_IN_INDEX", (schema, table))
     charset = _rows(conn, "SELECT c.CHARACTER_SET_NAME FROM information_schema.TABLES t JOIN "
                           "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON "
                           "c.COLLATION_NAME = t.TABLE_COLLATION WHERE t.TABLE_SCHEMA = %s AND "
@@ -199,7 +206,8 @@ def read_table_def(conn: Any, schema: str, table: str) -> TableDef | None:
         columns = tuple(replace(c, data_type="json", column_type="json")
                         if c.data_type == "longtext" and c.name in json_columns else c
                         for c in columns)
-    return TableDef(schema, table, columns, _text(charset[0][0]).lower() if charset else "utf8mb4")
+    return TableDef(schema, table, columns, _text(charset[0][0]).lower() if charset else "utf8mb4",
+                    key=tuple(_text(name) for (name,) in key))
 
 
 def _mariadb_json_columns(conn: Any, schema: str, table: str) -> set[str]:

@@ -183,11 +183,16 @@ class _Statement:
         end = group_end(tokens, i)
         charset = _table_charset(tokens[end:], "") or self._default_charset(key[0])
         columns = []
+        primary: tuple[str, ...] = ()
         for element in split_top(tokens[i + 1:end - 1]):
             if element[0].word in _INDEX_WORDS and element[0].kind == WORD:
+                primary = _primary_key(element) or primary
                 continue
-            columns.append(read_column(element, charset)[0])
-        return TableDef(key[0], key[1], tuple(columns), charset)
+            column = read_column(element, charset)[0]
+            columns.append(column)
+            if _has_primary(element):
+                primary = (column.name,)
+        return TableDef(key[0], key[1], tuple(columns), charset, key=primary)
 
     # -- RENAME / DROP --------------------------------------------------------------------
     def rename(self, i: int) -> list[Key]:
@@ -236,6 +241,31 @@ class _Statement:
         return self.changed
 
 
+def _primary_at(tokens: list[Token]) -> int:
+    """The index after ``PRIMARY KEY`` among ``tokens`` (words only), or -1."""
+    for i in range(len(tokens) - 1):
+        if tokens[i].kind == WORD and tokens[i].word == "PRIMARY" and tokens[i + 1].word == "KEY":
+            return i + 2
+    return -1
+
+
+def _has_primary(tokens: list[Token]) -> bool:
+    return _primary_at(tokens) >= 0
+
+
+def _primary_key(tokens: list[Token]) -> tuple[str, ...]:
+    """The columns of a ``[CONSTRAINT [x]] PRIMARY KEY [USING t] (a, b(10) DESC)`` element;
+    () when the element is another kind of index."""
+    i = _primary_at(tokens)
+    if i < 0:
+        return ()
+    while i < len(tokens) and tokens[i].text != "(":
+        i += 1
+    if i >= len(tokens):
+        return ()
+    return tuple(name_at(part, 0) for part in split_top(tokens[i + 1:group_end(tokens, i) - 1]))
+
+
 def _table_charset(tokens: list[Token], default: str) -> str:
     """``[DEFAULT] CHARACTER SET|CHARSET [=] x`` or ``COLLATE [=] y`` among table options."""
     for i, token in enumerate(tokens):
@@ -260,9 +290,15 @@ class _TableEditor:
         self.columns = list(table.columns)
         self.charset = table.charset
         self.key = key
+        self.primary = list(table.key)
 
     def result(self) -> TableDef:
-        return TableDef(self.key[0], self.key[1], tuple(self.columns), self.charset)
+        names = {c.name.lower() for c in self.columns}
+        primary = tuple(k for k in self.primary if k.lower() in names)
+        return TableDef(self.key[0], self.key[1], tuple(self.columns), self.charset, key=primary)
+
+    def _rename_in_primary(self, old: str, new: str) -> None:
+        self.primary = [new if k.lower() == old.lower() else k for k in self.primary]
 
     def _index(self, name: str) -> int:
         for i, column in enumerate(self.columns):
@@ -285,6 +321,10 @@ class _TableEditor:
         if word in ("ADD", "DROP") and second in _INDEX_WORDS | {"SYSTEM"}:
             if second == "SYSTEM":
                 raise UnknownSyntax(f"{word} SYSTEM VERSIONING changes hidden columns")
+            if word == "ADD" and _has_primary(spec):
+                self.primary = list(_primary_key(spec))
+            elif word == "DROP" and second == "PRIMARY":
+                self.primary = []
             return
         if word in _OPTION_WORDS or (word == "RENAME" and second in ("INDEX", "KEY")) or (
                 word == "ALTER" and second in ("INDEX", "KEY", "CHECK", "CONSTRAINT")):
@@ -321,6 +361,8 @@ class _TableEditor:
                     continue
                 raise UnknownSyntax(f"ADD COLUMN {column.name}: it exists already")
             self._place(column, where, len(self.columns))
+            if _has_primary(definition):
+                self.primary = [column.name]
 
     def _drop(self, spec: list[Token]) -> None:
         i, has_if = self._after_column_word(spec)
@@ -340,6 +382,9 @@ class _TableEditor:
         column, where = read_column(definition, self.charset)
         del self.columns[at]
         self._place(column, where, at)
+        self._rename_in_primary(old, column.name)
+        if _has_primary(definition):
+            self.primary = [column.name]
 
     def _modify(self, spec: list[Token]) -> None:
         i, has_if = self._after_column_word(spec)
@@ -357,6 +402,7 @@ class _TableEditor:
             new = name_at(spec, 4 if len(spec) > 4 and spec[3].word == "TO" else 3)
             old = self.columns[at]
             self.columns[at] = old.renamed(new)
+            self._rename_in_primary(old.name, new)
             return
         i = 2 if len(spec) > 1 and spec[1].word in ("TO", "AS") else 1
         first = name_at(spec, i)

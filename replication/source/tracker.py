@@ -177,8 +177,10 @@ class SchemaTracker:
                     names, [c.name for c in tracked.columns])
         fixed = tuple(c.renamed(n)
                       for n, c in zip(names, tracked.columns, strict=True))
+        renames = {c.name: n for n, c in zip(names, tracked.columns, strict=True)}
         self._catalog.tables[(tracked.schema, tracked.table)] = TableDef(
-            tracked.schema, tracked.table, fixed, tracked.charset)
+            tracked.schema, tracked.table, fixed, tracked.charset,
+            key=tuple(renames.get(k, k) for k in tracked.key))
 
 
 def check_table_map(tracked: TableDef, columns: Sequence[Any], where: str) -> None:

@@ -154,3 +154,21 @@ def test_column_types_and_nullability_follow_the_statement() -> None:
     again = TableDef.from_json(catalog.tables[("d", "k")].to_json())
     assert [(c.column_type, c.nullable) for c in again.columns] == [
         (c.column_type, c.nullable) for c in catalog.tables[("d", "k")].columns]
+
+
+def test_primary_key_follows_create_and_alter() -> None:
+    catalog, ddl = _ddl()
+    ddl.apply("d", CREATE)
+    assert catalog.tables[("d", "t")].key == ("id",)
+    ddl.apply("d", "CREATE TABLE k2 (a INT, `b c` INT, v INT, CONSTRAINT pk PRIMARY KEY USING BTREE "
+                   "(`b c`, a(3) DESC), KEY kv (v))")
+    assert catalog.tables[("d", "k2")].key == ("b c", "a")
+    ddl.apply("d", "ALTER TABLE k2 CHANGE a aa BIGINT, RENAME COLUMN `b c` TO bc")
+    assert catalog.tables[("d", "k2")].key == ("bc", "aa")
+    ddl.apply("d", "ALTER TABLE k2 DROP PRIMARY KEY, ADD PRIMARY KEY (v)")
+    assert catalog.tables[("d", "k2")].key == ("v",)
+    ddl.apply("d", "ALTER TABLE k2 DROP COLUMN v")
+    assert catalog.tables[("d", "k2")].key == ()
+    ddl.apply("d", "CREATE TABLE k3 (a INT COMMENT 'primary key', b INT)")
+    assert catalog.tables[("d", "k3")].key == ()
+    assert TableDef.from_json(catalog.tables[("d", "k2")].to_json()) == catalog.tables[("d", "k2")]
