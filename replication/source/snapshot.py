@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
-from replication.config import JobConfig
+from replication.config import JobConfig, KafkaDestTaskConfig
 from replication.errors import Stopped
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
@@ -165,7 +165,8 @@ class SnapshotReader:
         try:
             reader = TableReader(conn, spec, cp, sql_mode, self._job.src_task.chunk_size,
                                  self._send, self._stopped, self._stats.read_master_row_count,
-                                 self._record_schema)
+                                 self._record_schema,
+                                 typed=isinstance(self._job.dest_task, KafkaDestTaskConfig))
             position = reader.run()
         finally:
             conn.close()

@@ -33,6 +33,7 @@ from replication.resume import TableCheckpoint
 from replication.source.consistent import open_snapshot, prepare_read_session
 from replication.source.schema import SchemaVersion, read_table_def
 from replication.source.tables import TableSpec, describe_table
+from replication.source.typed_values import RowConverter, select_list
 from replication.source.values import (
     after_key_condition,
     key_sql,
@@ -61,8 +62,10 @@ class TableReader:
 
     def __init__(self, conn: Any, spec: TableSpec, checkpoint: TableCheckpoint, sql_mode: str,
                  chunk_size: int, send: Send, stopped: StopCheck, job_rows: int = 0,
-                 record_schema: RecordSchema | None = None) -> None:
+                 record_schema: RecordSchema | None = None, typed: bool = False) -> None:
         self._conn = conn
+        self._typed = typed
+        self._convert = RowConverter(spec.columns) if typed else None
         self._record_schema = record_schema
         self._spec = spec
         self._cp = checkpoint
@@ -76,6 +79,7 @@ class TableReader:
         self._from = f"{quote_ident(m.source_schema)}.{quote_ident(m.source_table)}"
         self._where = f"({m.where})" if m.where else ""
         self._row_expr = f"CAST({row_sql(spec.columns)} AS BINARY)"
+        self._typed_select = f"SELECT {select_list(spec.columns)} FROM {self._from}"
 
     @property
     def spec(self) -> TableSpec:
@@ -140,6 +144,9 @@ class TableReader:
                      spec.name)
         self._spec = spec
         self._row_expr = f"CAST({row_sql(spec.columns)} AS BINARY)"
+        self._typed_select = f"SELECT {select_list(spec.columns)} FROM {self._from}"
+        if self._typed:
+            self._convert = RowConverter(spec.columns)
 
     def _record_definition(self, position: BinlogPosition) -> None:
         """Start the table's schema history at its snapshot position, with the definition the
@@ -162,13 +169,14 @@ class TableReader:
                              self._spec.rows_estimate, self._job_rows)
 
     def _chunk(self, position: BinlogPosition, seq: int, after: bytes | None,
-               last_key: bytes | None, rows: list[bytes], count: int, restart: bool,
+               last_key: bytes | None, rows: list[Any], count: int, restart: bool,
                last: bool) -> SnapshotChunk:
         m = self._spec.mapping
         return SnapshotChunk(
             m.source_schema, m.source_table, m.target_schema, m.target_table,
             [c.name for c in self._spec.columns], bool(m.columns), self._sql_mode, seq,
             after, last_key, rows, count, not self._spec.key, restart, last, position,
+            self._typed,
         )
 
     def _check_stop(self) -> None:
@@ -200,9 +208,19 @@ class TableReader:
         rows = self._query(head + self._range(after, None) + tail)
         return rows[0][0] if rows else None
 
-    def _fetch(self, after: bytes | None, upper: bytes | None) -> tuple[list[bytes], int]:
+    def _fetch_typed(self, after: bytes | None, upper: bytes | None) -> tuple[list[Any], int]:
+        """The typed rows of (after, upper] in key order."""
+        assert self._convert is not None
+        order = ", ".join(quote_ident(c.name) for c in self._spec.key)
+        rows = self._convert(self._query(self._typed_select.encode() + self._range(after, upper)
+                                         + f" ORDER BY {order}".encode()))
+        return rows, len(rows)
+
+    def _fetch(self, after: bytes | None, upper: bytes | None) -> tuple[list[Any], int]:
         """The rendered rows of (after, upper]: one pre-joined piece when it fits, else one
         piece per row. Joining on the server spares parsing every row here."""
+        if self._typed:
+            return self._fetch_typed(after, upper)
         where = self._range(after, upper)
         joined = (f"SELECT CAST(GROUP_CONCAT({row_sql(self._spec.columns)} SEPARATOR ',') "
                   f"AS BINARY), COUNT(*) FROM {self._from}").encode()
@@ -235,7 +253,7 @@ class TableReader:
                 return
 
     def _read_keyless(self, position: BinlogPosition) -> None:
-        sql = f"SELECT {self._row_expr} FROM {self._from}"
+        sql = self._typed_select if self._typed else f"SELECT {self._row_expr} FROM {self._from}"
         if self._where:
             sql += f" WHERE {self._where}"
         seq, restart = self._cp.seq, True
@@ -244,8 +262,13 @@ class TableReader:
         cur.execute(sql)
         while True:
             self._check_stop()
-            rows = [row for (row,) in cur.fetchmany(self._chunk_size)]
-            self._check_rendered(rows)
+            fetched = cur.fetchmany(self._chunk_size)
+            rows: list[Any]
+            if self._convert is not None:
+                rows = self._convert(fetched)
+            else:
+                rows = [row for (row,) in fetched]
+                self._check_rendered(rows)
             last = len(rows) < self._chunk_size
             seq += 1
             self._send(self._chunk(position, seq, None, None, rows, len(rows), restart, last))
@@ -255,7 +278,7 @@ class TableReader:
                 cur.close()
                 return
 
-    def _check_rendered(self, rows: list[bytes | None]) -> None:
+    def _check_rendered(self, rows: list[Any]) -> None:
         # CONCAT yields NULL (with a warning) when the row text exceeds max_allowed_packet.
         if any(row is None for row in rows):
             raise SourceError(

@@ -9,6 +9,7 @@ sql_mode), so a dest that restarts in the middle of a table needs nothing it app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from replication.position import BinlogPosition
 from replication.wire import codec
@@ -35,7 +36,8 @@ class SnapshotTable:
 @codec.message("snapshot_chunk")
 @dataclass(frozen=True)
 class SnapshotChunk:
-    """Consecutive rows of one table, rendered as SQL ``VALUES`` tuples.
+    """Consecutive rows of one table, rendered as SQL ``VALUES`` tuples (or, ``typed``, as
+    positional value lists in the binlog decoder's representation, for sinks that need values).
 
     ``seq`` numbers the chunks of a table from 1 across restarts. For a keyed table
     ``after_key`` is the key the chunk continues after (None for the first) and ``last_key`` the
@@ -55,12 +57,13 @@ class SnapshotChunk:
     seq: int
     after_key: bytes | None
     last_key: bytes | None
-    rows: list[bytes]  # b"(1,'a',NULL)" per piece, or b"(1,'a'),(2,'b')"
+    rows: list[Any]  # b"(1,'a',NULL)" per piece, or b"(1,'a'),(2,'b')"; typed: one list per row
     row_count: int
     keyless: bool
     restart: bool
     last: bool
     position: BinlogPosition
+    typed: bool = False
 
 
 @codec.message("snapshot_done")
