@@ -104,6 +104,7 @@ class KafkaDestTaskConfig:
     message_group_max_size: int = 1
     message_group_timeout: int = 100
     topic_with_schema_table: bool = True
+    kafka_exactly_once: bool = True
 
 
 DestTaskConfig = MySQLDestTaskConfig | KafkaDestTaskConfig

@@ -25,13 +25,14 @@ import pymysql
 
 from replication import mysql
 from replication.config import MySQLDestTaskConfig
-from replication.errors import ConfigError
 from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
 from replication.resume import ResumeStore
 from replication.scope.filters import TableFilter
 from replication.scope.rows import RowFilter, WhereEvaluator
 from replication.sinks.base import Sink
+from replication.sinks.kafka.resume import KafkaResumeStore
+from replication.sinks.kafka.sink import KafkaSink
 from replication.sinks.mysql.sink import MySQLResumeStore, MySQLSink
 from replication.source.binlog import BinlogReader, TableScope, replica_server_id, resolve_start
 from replication.source.incremental import IncrementalSource
@@ -83,14 +84,14 @@ def resume_store_for(ctx: TaskContext) -> ResumeStore:
     """The resume store of the job's kind of sink."""
     if isinstance(ctx.job.dest_task, MySQLDestTaskConfig):
         return MySQLResumeStore(ctx)
-    raise ConfigError("Kafka subscription is not available yet")
+    return KafkaResumeStore(ctx)
 
 
 def sink_for(ctx: TaskContext) -> Sink:
     """The sink for the job's dest task; it acknowledges entries through the transport."""
     if isinstance(ctx.job.dest_task, MySQLDestTaskConfig):
         return MySQLSink(ctx, ctx.transport.ack)
-    raise ConfigError("Kafka subscription is not available yet")
+    return KafkaSink(ctx, ctx.transport.ack)
 
 
 class SrcRunner:

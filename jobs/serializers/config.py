@@ -265,6 +265,23 @@ class KafkaDestTaskSerializer(StrictSerializer):
     message_group_timeout = _count("Milliseconds before a partial batch is produced.",
                                    100, 1, 60_000)
     topic_with_schema_table = _flag("Topic per table: <kafka_topic>.<schema>.<table>.", True)
+    kafka_exactly_once = _flag(
+        "Publish each batch and the job's position in one Kafka transaction, so read_committed "
+        "consumers see every change once; false: at-least-once (for brokers without "
+        "transactions).", True)
+
+    def validate_kafka_broker_addrs(self, value: list[str]) -> list[str]:
+        for addr in value:
+            host, sep, port = addr.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise serializers.ValidationError(f"{addr!r} is not host:port")
+        return value
+
+    def validate_kafka_topic(self, value: str) -> str:
+        if not re.fullmatch(r"[a-zA-Z0-9._-]+", value):
+            raise serializers.ValidationError(
+                "a Kafka topic name holds only letters, digits, '.', '_' and '-'")
+        return value
 
 
 class JobConfigSerializer(StrictSerializer):

@@ -1,0 +1,348 @@
+"""The Kafka sink: publishes a job's transport messages to Kafka, exactly once.
+
+Messages go out through one transactional producer (``transactional_id`` = the job's, so a
+restarted or moved dest fences its predecessor out and aborts what it left open). A Kafka
+transaction covers whole transport entries: it collects them until ``message_group_max_size``
+bytes of records or ``message_group_timeout`` ms, then the job's checkpoint record (which
+covers exactly those entries) joins it and it commits. Only after the commit are the entries
+acknowledged, i.e. deleted from the transport. A crash before the commit aborts the records and
+the checkpoint together, and the entries are received again; a crash after the commit but before
+the acknowledgement redelivers entries the checkpoint already covers, which are skipped: chunks
+by their number, transactions by GTID (file/pos without GTIDs).
+
+With ``kafka_exactly_once: false``, or when the brokers refuse transactions, the same happens
+without transactions: at least once, said in the job's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kafka.errors import KafkaError, MessageSizeTooLargeError
+
+from replication.errors import ConnectError, TargetError
+from replication.gtid import GtidSet
+from replication.resume import TableCheckpoint
+from replication.sinks.kafka import broker
+from replication.sinks.kafka.checkpoint import KafkaCheckpoint, covered
+from replication.sinks.kafka.history import SchemaHistoryTopic
+from replication.sinks.kafka.records import Record, RecordMaker, row_count
+from replication.sinks.kafka.resume import kafka_config, load_checkpoint
+from replication.source.schema import SchemaHistory, SchemaVersion, TableDef
+from replication.stats import STAGE_FULL
+from replication.task import TaskContext
+from replication.wire.changes import DDL, IncrementalStart, RowEvent, Transaction, TransactionGroup
+from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable
+
+log = logging.getLogger(__name__)
+
+TableKey = tuple[str, str]
+
+
+class KafkaSink:
+    """Publishes a subscription job's snapshot and binlog changes to its Kafka topics."""
+
+    def __init__(self, ctx: TaskContext, ack: Callable[..., None]) -> None:
+        self.ctx = ctx
+        self._ack = ack
+        self._cfg = kafka_config(ctx)
+        self._job_id = ctx.job.job_id
+        self._servers = broker.bootstrap(self._cfg)
+        self._records = RecordMaker(self._cfg.kafka_topic, self._cfg.topic_with_schema_table)
+        self._topics = broker.TopicMaker(self._servers)
+        self._history = SchemaHistoryTopic(self._servers, self._job_id)
+        self._exactly_once = self._cfg.kafka_exactly_once
+        self._producer: Any = None
+        self._committed = KafkaCheckpoint()
+        self._state = KafkaCheckpoint()  # committed + the open transaction's entries
+        self._open = False
+        self._opened_at = 0.0
+        self._bytes = 0
+        self._entries: list[str] = []
+        self._sent: list[tuple[Any, str]] = []  # futures of the open batch, with what they are
+        self._versions: list[SchemaVersion] = []
+        self._base: dict[TableKey, TableDef] = {}
+        self._current: dict[TableKey, TableDef | None] | None = None
+        self._gtids: dict[str, GtidSet] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def open(self) -> None:
+        topic = broker.checkpoint_topic(self._job_id)
+        self._topics.ensure([topic], compacted=True)
+        self._topics.ensure([self._records.ddl_topic])
+        self._producer = broker.producer(self._servers, broker.transactional_id(self._job_id)
+                                         if self._exactly_once else None)
+        if self._exactly_once:
+            try:
+                # Fences any older producer of this job and aborts its open transaction, so the
+                # checkpoint read next is final.
+                self._producer.init_transactions()
+            except KafkaError as exc:
+                raise broker.connect_error(exc, self._servers) from exc
+        else:
+            self.ctx.event("Driver", "kafka_exactly_once is false: messages are published at "
+                                     "least once (a restart may publish some of them again)")
+        self._committed = load_checkpoint(self._servers, self._job_id) or KafkaCheckpoint()
+        self._state = self._committed.copy()
+        stats = self.ctx.stats
+        stats.exec_master_row_count = max(stats.exec_master_row_count,
+                                          self._committed.snapshot_resume().rows_done)
+        log.info("job %s: Kafka sink open (%s), checkpoint at %s", self._job_id,
+                 "exactly once" if self._exactly_once else "at least once",
+                 self._committed.position or "the full copy")
+
+    def close(self) -> None:
+        if self._producer is not None:
+            if self._open and self._exactly_once:
+                try:
+                    self._producer.abort_transaction()
+                except KafkaError:
+                    pass  # the next producer of this id aborts it anyway
+            self._producer.close(timeout=5)
+            self._producer = None
+        self._topics.close()
+        self._history.close()
+
+    # -- messages -------------------------------------------------------------------------
+    def submit(self, entry_id: str, message: Any) -> None:
+        self._begin()
+        if isinstance(message, SnapshotTable):
+            self._table(message)
+        elif isinstance(message, SnapshotChunk):
+            self._chunk(message)
+        elif isinstance(message, SnapshotDone):
+            self._state.done = (message.start, message.end)
+            self._start(IncrementalStart(message.start, message.end))
+        elif isinstance(message, IncrementalStart):
+            self._start(message)
+        elif isinstance(message, TransactionGroup):
+            self._group(message)
+        else:
+            raise TargetError(f"unexpected message {type(message).__name__} in the transport")
+        self._entries.append(entry_id)
+        if self._bytes >= self._cfg.message_group_max_size:
+            self.ctx.stats.buffer_status.send_by_size_full += 1
+            self._commit()
+
+    def _begin(self) -> None:
+        if self._open:
+            return
+        if self._exactly_once:
+            self._call(self._producer.begin_transaction)
+        self._open = True
+        self._opened_at = time.monotonic()
+        self._bytes = 0
+
+    def _send(self, records: Iterable[Record]) -> int:
+        count = 0
+        for record in records:
+            self._topics.ensure([record.topic])
+            try:
+                future = self._producer.send(record.topic, key=record.key, value=record.value)
+            except MessageSizeTooLargeError as exc:
+                raise _too_large(record, exc) from exc
+            except KafkaError as exc:
+                raise broker.connect_error(exc, self._servers) from exc
+            self._sent.append((future, record.about))
+            self._bytes += len(record.key or b"") + len(record.value or b"")
+            count += 1
+        self._state.messages += count
+        return count
+
+    def _start(self, message: IncrementalStart) -> None:
+        if self._state.position is None:
+            self._state.position = message.position
+            self._state.replay_until = message.replay_until
+
+    # -- full copy ------------------------------------------------------------------------
+    def _table(self, msg: SnapshotTable) -> None:
+        stats = self.ctx.stats
+        stats.stage = STAGE_FULL
+        stats.start_copy()
+        stats.read_master_row_count = max(stats.read_master_row_count, msg.job_rows_estimate)
+        key = (msg.source_schema, msg.source_table)
+        if key in self._state.announced or self._state.tables.get(key, TableCheckpoint()).seq > 0:
+            return
+        self._send([self._records.create_table(msg)])
+        self._state.announced.add(key)
+
+    def _chunk(self, msg: SnapshotChunk) -> None:
+        key = (msg.source_schema, msg.source_table)
+        cp = self._state.tables.get(key, TableCheckpoint())
+        name = f"{msg.source_schema}.{msg.source_table}"
+        if msg.seq <= cp.seq:
+            return  # published before a restart
+        if msg.seq > cp.seq + 1:
+            raise TargetError(f"full copy of {name}: chunk {msg.seq} arrived but the topic holds "
+                              f"chunks up to {cp.seq}; chunks are missing")
+        if not msg.keyless and msg.after_key != cp.last_key:
+            raise TargetError(f"full copy of {name}: chunk {msg.seq} does not continue after the "
+                              "last published key")
+        if not getattr(msg, "typed", False):
+            raise TargetError(f"full copy of {name}: the src sent SQL text, not typed rows "
+                              "(a src of an older version); restart the src task")
+        definition = self._base_definition(key)
+        self._send(self._records.snapshot_rows(msg, definition))
+        restarted = msg.keyless and msg.restart
+        rows_before = 0 if restarted else cp.rows_done
+        resumed = cp.seq > 0 and not restarted
+        self._state.tables[key] = TableCheckpoint(
+            msg.seq, msg.last_key, rows_before + msg.row_count, msg.keyless, msg.last,
+            cp.start if resumed else msg.position, msg.position)
+        self.ctx.stats.exec_master_row_count += msg.row_count
+
+    def _base_definition(self, key: TableKey) -> TableDef:
+        if key not in self._base:
+            self._load_history()
+        found = self._base.get(key)
+        if found is None:
+            raise TargetError(f"no definition of {key[0]}.{key[1]} in the job's schema history")
+        return found
+
+    def _load_history(self) -> None:
+        self._versions = self._history.load()
+        for v in self._versions:
+            if v.base and v.definition is not None:
+                self._base[(v.schema, v.table)] = v.definition
+
+    # -- binlog ---------------------------------------------------------------------------
+    def _group(self, group: TransactionGroup) -> None:
+        if self._current is None:
+            self._load_history()
+            at = SchemaHistory(self._versions).at(self._state.position or group.end)
+            self._current = {k: v.definition for k, v in at.items()}
+        stats = self.ctx.stats
+        for tx in group.transactions:
+            stats.read_master_tx_count += 1
+            if covered(self._committed.position, tx.gtid, tx.file, tx.pos, self._gtids):
+                continue  # published before a restart
+            self._transaction(tx)
+            stats.exec_master_tx_count += 1
+            stats.exec_master_row_count += row_count(tx)
+            if tx.timestamp:
+                stats.set_delay_from(tx.timestamp)
+        self._state.position = group.end
+        coords = stats.current_coordinates
+        coords.file, coords.position, coords.gtid_set = group.end.file, group.end.pos, group.end.gtid_set
+
+    def _transaction(self, tx: Transaction) -> None:
+        current = self._current
+        assert current is not None
+        for change in tx.changes:
+            if isinstance(change, DDL):
+                self._send([self._records.ddl(tx, change, self._ddl_gtids(tx))])
+                self._apply_ddl(tx)
+            elif isinstance(change, RowEvent):
+                if self._in_copy(tx, change):
+                    continue
+                key = (change.schema, change.table)
+                definition = current.get(key)
+                if definition is None:
+                    raise TargetError(f"rows of {key[0]}.{key[1]} at {tx.ident}: no definition "
+                                      "of the table is known at that point of the binlog")
+                self._send(self._records.rows(tx, change, definition))
+
+    def _ddl_gtids(self, tx: Transaction) -> str:
+        """The executed GTID set after the DDL: the history version it made says it."""
+        for v in reversed(self._versions):
+            if not v.base and v.ident == tx.ident:
+                return v.position.gtid_set
+        return tx.gtid
+
+    def _apply_ddl(self, tx: Transaction) -> None:
+        """The definitions the DDL made (the src kept them before sending it)."""
+        assert self._current is not None
+        self._load_history()
+        for v in self._versions:
+            if not v.base and v.ident == tx.ident:
+                self._current[(v.schema, v.table)] = v.definition
+
+    def _in_copy(self, tx: Transaction, change: RowEvent) -> bool:
+        """Inside the full copy's window: whether the table's copy already holds the change
+        (the table was read after it)."""
+        until = self._state.replay_until
+        if until is None or not covered(until, tx.gtid, tx.file, tx.pos, self._gtids):
+            return False
+        cp = self._state.tables.get((change.schema, change.table))
+        return cp is not None and covered(cp.start, tx.gtid, tx.file, tx.pos, self._gtids)
+
+    # -- commits --------------------------------------------------------------------------
+    def _commit(self) -> None:
+        if not self._open:
+            return
+        self._send_checkpoint()
+        try:
+            if self._exactly_once:
+                self._producer.commit_transaction()
+            else:
+                self._producer.flush()
+            self._check_sent()
+        except MessageSizeTooLargeError as exc:
+            raise self._failed_record(exc) from exc
+        except KafkaError as exc:
+            failed = self._failed_record(exc)
+            if isinstance(failed, TargetError):
+                raise failed from exc
+            raise broker.connect_error(exc, self._servers) from exc
+        self._open = False
+        self._sent.clear()
+        self._committed = self._state.copy()
+        entries, self._entries = self._entries, []
+        if entries:
+            self._ack(*entries)
+
+    def _send_checkpoint(self) -> None:
+        future = self._producer.send(broker.checkpoint_topic(self._job_id),
+                                     key=self._job_id.encode(), value=self._state.to_bytes())
+        self._sent.append((future, "the job's checkpoint"))
+
+    def _check_sent(self) -> None:
+        for future, _about in self._sent:
+            if future.failed():
+                raise future.exception
+            if not future.is_done:
+                future.get(timeout=broker.CLIENT_TIMEOUT_MS / 1000)
+
+    def _failed_record(self, exc: BaseException) -> ReplicationFailure:
+        for future, about in self._sent:
+            if future.is_done and future.failed():
+                if isinstance(future.exception, MessageSizeTooLargeError):
+                    return TargetError(f"a message of {about} is larger than the topic accepts "
+                                       f"(max.message.bytes): {future.exception}")
+        return ConnectError(str(exc))
+
+    def maintain(self, force: bool = False) -> None:
+        timeout = self._cfg.message_group_timeout / 1000
+        if self._open and (force or time.monotonic() - self._opened_at >= timeout):
+            if not force:
+                self.ctx.stats.buffer_status.send_by_timeout += 1
+            self._commit()
+
+    @property
+    def idle(self) -> bool:
+        return not self._open
+
+    @property
+    def pending(self) -> int:
+        return len(self._entries)
+
+    def drain(self, timeout: float) -> bool:
+        self._commit()
+        return True
+
+    def _call(self, method: Callable[[], Any]) -> Any:
+        try:
+            return method()
+        except KafkaError as exc:
+            raise broker.connect_error(exc, self._servers) from exc
+
+
+ReplicationFailure = TargetError | ConnectError
+
+
+def _too_large(record: Record, exc: BaseException) -> TargetError:
+    return TargetError(f"a message of {record.about} is larger than Kafka accepts "
+                       f"({len(record.value or b'')} bytes): {exc}")
