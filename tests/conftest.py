@@ -16,6 +16,7 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
+from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.redis_urls import REDIS_TEST_URL
 
@@ -54,6 +55,13 @@ def plain_server() -> Iterator[MariaDBServer]:
     """A MariaDB server with the binlog off, to see validation refuse it."""
     with MariaDBServer(server_id=103, log_bin=False) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaBroker]:
+    """A Kafka-protocol broker (noida-db) with consumer groups and transactions."""
+    with KafkaBroker() as broker:
+        yield broker
 
 
 @pytest.fixture
