@@ -20,8 +20,10 @@ from typing import Any
 import redis
 
 from replication.config import (
+    DestTaskConfig,
     JobConfig,
     JobType,
+    KafkaDestTaskConfig,
     MySQLConnectionConfig,
     MySQLDestTaskConfig,
     SchemaRule,
@@ -50,14 +52,19 @@ def job_from_json(data: dict[str, Any]) -> JobConfig:
     src = dict(data["src_task"])
     dest = dict(data["dest_task"])
     src_conn = MySQLConnectionConfig(**src.pop("mysql_connection_config"))
-    dest_conn = MySQLConnectionConfig(**dest.pop("mysql_connection_config"))
+    dest_task: DestTaskConfig
+    if "kafka_broker_addrs" in dest:
+        dest_task = KafkaDestTaskConfig(**{**dest, "kafka_broker_addrs": tuple(dest["kafka_broker_addrs"])})
+    else:
+        dest_conn = MySQLConnectionConfig(**dest.pop("mysql_connection_config"))
+        dest_task = MySQLDestTaskConfig(mysql_connection_config=dest_conn, **dest)
     src["replicate_do_db"] = _rules(src.get("replicate_do_db", []))
     src["replicate_ignore_db"] = _rules(src.get("replicate_ignore_db", []))
     job_type = JobType(data.get("job_type", "migration"))
     job_id = data.get("job_id") or f"{data['job_name']}-{job_type.value}"
     return JobConfig(job_id=job_id, job_name=data.get("job_name", job_id), job_type=job_type,
                      src_task=SrcTaskConfig(mysql_connection_config=src_conn, **src),
-                     dest_task=MySQLDestTaskConfig(mysql_connection_config=dest_conn, **dest))
+                     dest_task=dest_task)
 
 
 def main(argv: list[str] | None = None) -> int:

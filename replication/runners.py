@@ -31,8 +31,6 @@ from replication.resume import ResumeStore
 from replication.scope.filters import TableFilter
 from replication.scope.rows import RowFilter, WhereEvaluator
 from replication.sinks.base import Sink
-from replication.sinks.kafka.resume import KafkaResumeStore
-from replication.sinks.kafka.sink import KafkaSink
 from replication.sinks.mysql.sink import MySQLResumeStore, MySQLSink
 from replication.source.binlog import BinlogReader, TableScope, replica_server_id, resolve_start
 from replication.source.incremental import IncrementalSource
@@ -84,6 +82,8 @@ def resume_store_for(ctx: TaskContext) -> ResumeStore:
     """The resume store of the job's kind of sink."""
     if isinstance(ctx.job.dest_task, MySQLDestTaskConfig):
         return MySQLResumeStore(ctx)
+    from replication.sinks.kafka.resume import KafkaResumeStore  # only subscription jobs need Kafka
+
     return KafkaResumeStore(ctx)
 
 
@@ -91,6 +91,8 @@ def sink_for(ctx: TaskContext) -> Sink:
     """The sink for the job's dest task; it acknowledges entries through the transport."""
     if isinstance(ctx.job.dest_task, MySQLDestTaskConfig):
         return MySQLSink(ctx, ctx.transport.ack)
+    from replication.sinks.kafka.sink import KafkaSink
+
     return KafkaSink(ctx, ctx.transport.ack)
 
 

@@ -44,7 +44,7 @@ class Message:
 
     @property
     def payload(self) -> Any:
-        return self.value["payload"] if self.value is not None else None
+        return self.value.get("payload") if isinstance(self.value, dict) else None
 
     @property
     def key_payload(self) -> Any:
@@ -77,9 +77,10 @@ class TopicReader:
         while not done(self.messages):
             if errors is not None:
                 errors()
-            last = [(m.topic, m.key_payload, m.payload and m.payload.get("op"))
-                    for m in self.messages[-10:]]
-            assert time.monotonic() < deadline, f"{len(self.messages)} messages, last: {last!r}"
+            if time.monotonic() > deadline:
+                last = [(m.topic, m.key_payload, m.payload and m.payload.get("op"))
+                        for m in self.messages[-10:]]
+                raise AssertionError(f"{len(self.messages)} messages, the last: {last!r}")
             self.poll()
         return self.messages
 
