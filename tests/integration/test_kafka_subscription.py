@@ -16,9 +16,9 @@ import redis
 from replication.runners import DestRunner, SrcRunner
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import start_runner
-from tests.integration.kafka_helpers import Message, TopicReader, kafka_job
 from tests.integration.test_incremental_types import COLUMNS, ROWS
+from tests.support.incremental import start_runner
+from tests.support.kafka import Message, TopicReader, kafka_job
 
 
 def _unscaled(value: str, scale: int) -> str:

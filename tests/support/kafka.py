@@ -19,7 +19,7 @@ from replication.config import (
 )
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.incremental_helpers import conn_cfg
+from tests.support.incremental import conn_cfg
 
 
 def kafka_job(job_id: str, source: MariaDBServer, broker: KafkaBroker, schema: str, topic: str,
