@@ -51,6 +51,13 @@ class Message:
         return self.key["payload"] if isinstance(self.key, dict) else self.key
 
 
+def message_of(r: Any) -> Message:
+    """A consumer record with its JSON key and value parsed."""
+    return Message(r.topic, r.partition, r.offset,
+                   json.loads(r.key) if r.key is not None else None,
+                   json.loads(r.value) if r.value is not None else None, r.key)
+
+
 class TopicReader:
     """A consumer group member reading committed messages of some topics, as a user would."""
 
@@ -64,10 +71,7 @@ class TopicReader:
     def poll(self, seconds: float = 0.5) -> list[Message]:
         new = []
         for batch in self._consumer.poll(timeout_ms=int(seconds * 1000)).values():
-            for r in batch:
-                new.append(Message(r.topic, r.partition, r.offset,
-                                   json.loads(r.key) if r.key is not None else None,
-                                   json.loads(r.value) if r.value is not None else None, r.key))
+            new.extend(message_of(r) for r in batch)
         self.messages.extend(new)
         return new
 
