@@ -12,9 +12,9 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
+from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
 
@@ -22,10 +22,17 @@ from scripts.mariadb_sandbox import _stop_with_parent, free_port
 
 
 def _binary() -> str:
-    found = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
-    if not os.path.exists(found):
-        raise RuntimeError("noida-db is not installed (pip install -r requirements-dev.txt)")
-    return found
+    """The broker binary inside the noida-db wheel. Its ``noida-db`` command is a Python
+    wrapper that runs the binary as a child and does not pass signals on: stopping the wrapper
+    would leave the broker running."""
+    try:
+        binary = files("noida_db").joinpath("noida-db")
+    except ModuleNotFoundError as exc:
+        raise RuntimeError("noida-db is not installed (pip install -r requirements-dev.txt)") from exc
+    path = str(binary)
+    if not os.access(path, os.X_OK):
+        os.chmod(path, 0o755)
+    return path
 
 
 class KafkaBroker:
