@@ -17,10 +17,15 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    InvalidProducerEpochError,
+    KafkaError,
+    ProducerFencedError,
+    TopicAlreadyExistsError,
+)
 
 from replication.config import KafkaDestTaskConfig
-from replication.errors import ConnectError
+from replication.errors import ConnectError, ReplicationError, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +61,16 @@ def transactional_id(job_id: str) -> str:
     return f"dtle-{job_id}"
 
 
-def connect_error(exc: BaseException, servers: list[str]) -> ConnectError:
-    return ConnectError(f"Kafka brokers {','.join(servers)}: {type(exc).__name__}: {exc}")
+class BrokerDown(ConnectError):
+    """The brokers did not answer or refused for a reason that passes (the sink waits)."""
+
+
+def connect_error(exc: BaseException, servers: list[str]) -> ReplicationError:
+    """What a Kafka client error means for the task: fenced out by a newer producer of the
+    job (stop), or the brokers being unavailable (wait and retry)."""
+    if isinstance(exc, (ProducerFencedError, InvalidProducerEpochError)):
+        return Stopped(f"another dest task of this job publishes now ({type(exc).__name__})")
+    return BrokerDown(f"Kafka brokers {','.join(servers)}: {type(exc).__name__}: {exc}")
 
 
 def admin(servers: list[str]) -> KafkaAdminClient:
@@ -76,6 +89,7 @@ def producer(servers: list[str], txn_id: str | None, linger_ms: int = 0) -> Kafk
             bootstrap_servers=servers, transactional_id=txn_id, enable_idempotence=True,
             acks="all", linger_ms=linger_ms, max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=CLIENT_TIMEOUT_MS, max_block_ms=CLIENT_TIMEOUT_MS,
+            delivery_timeout_ms=2 * CLIENT_TIMEOUT_MS,
             client_id=txn_id or "dtle-producer")
     except KafkaError as exc:
         raise connect_error(exc, servers) from exc
@@ -93,6 +107,14 @@ class TopicMaker:
         missing = [n for n in dict.fromkeys(names) if n not in self._known]
         if not missing:
             return
+        try:
+            self._create(missing, compacted)
+        except KafkaError as exc:
+            self.close()
+            raise connect_error(exc, self._servers) from exc
+        self._known.update(missing)
+
+    def _create(self, missing: list[str], compacted: bool) -> None:
         if self._admin is None:
             self._admin = admin(self._servers)
         existing = set(self._admin.list_topics())
@@ -105,7 +127,6 @@ class TopicMaker:
             except TopicAlreadyExistsError:
                 pass  # another task made it meanwhile
             self._wait_for(new)
-        self._known.update(missing)
 
     def _wait_for(self, names: list[str]) -> None:
         deadline = time.monotonic() + CLIENT_TIMEOUT_MS / 1000
@@ -117,7 +138,10 @@ class TopicMaker:
 
     def close(self) -> None:
         if self._admin is not None:
-            self._admin.close()
+            try:
+                self._admin.close()
+            except KafkaError:
+                pass
             self._admin = None
 
 
@@ -149,7 +173,7 @@ def read_topic(servers: list[str], topic: str, tail: int | None = None) -> list[
         deadline = time.monotonic() + CLIENT_TIMEOUT_MS / 1000
         while consumer.position(tp) < end:
             if time.monotonic() > deadline:
-                raise ConnectError(f"reading Kafka topic {topic} timed out at offset "
+                raise BrokerDown(f"reading Kafka topic {topic} timed out at offset "
                                    f"{consumer.position(tp)} of {end}")
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend(r for r in batch if r.offset < end)

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kafka.errors import KafkaError, MessageSizeTooLargeError
+from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
-from replication.errors import ConnectError, TargetError
+from replication.errors import ReplicationError, Stopped, TargetError
 from replication.gtid import GtidSet
 from replication.resume import TableCheckpoint
 from replication.sinks.kafka import broker
@@ -32,7 +32,7 @@ from replication.sinks.kafka.history import SchemaHistoryTopic
 from replication.sinks.kafka.records import Record, RecordMaker, row_count
 from replication.sinks.kafka.resume import kafka_config, load_checkpoint
 from replication.source.schema import SchemaHistory, SchemaVersion, TableDef
-from replication.stats import STAGE_FULL
+from replication.stats import STAGE_FULL, STAGE_READING
 from replication.task import TaskContext
 from replication.wire.changes import DDL, IncrementalStart, RowEvent, Transaction, TransactionGroup
 from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable
@@ -40,6 +40,9 @@ from replication.wire.snapshot import SnapshotChunk, SnapshotDone, SnapshotTable
 log = logging.getLogger(__name__)
 
 TableKey = tuple[str, str]
+BACKOFF_FIRST = 1.0  # seconds before the first retry while the brokers are unavailable
+BACKOFF_MAX = 30.0
+END_TIMEOUT_S = 20.0  # longest wait for a commit, an abort or a flush
 
 
 class KafkaSink:
@@ -61,7 +64,8 @@ class KafkaSink:
         self._open = False
         self._opened_at = 0.0
         self._bytes = 0
-        self._entries: list[str] = []
+        self._entries: list[tuple[str, Any]] = []  # the open transaction's, in order
+        self._down_since = 0.0
         self._sent: list[tuple[Any, str]] = []  # futures of the open batch, with what they are
         self._versions: list[SchemaVersion] = []
         self._base: dict[TableKey, TableDef] = {}
@@ -70,23 +74,10 @@ class KafkaSink:
 
     # -- lifecycle ------------------------------------------------------------------------
     def open(self) -> None:
-        topic = broker.checkpoint_topic(self._job_id)
-        self._topics.ensure([topic], compacted=True)
-        self._topics.ensure([self._records.ddl_topic])
-        self._producer = broker.producer(self._servers, broker.transactional_id(self._job_id)
-                                         if self._exactly_once else None)
-        if self._exactly_once:
-            try:
-                # Fences any older producer of this job and aborts its open transaction, so the
-                # checkpoint read next is final.
-                self._producer.init_transactions()
-            except KafkaError as exc:
-                raise broker.connect_error(exc, self._servers) from exc
-        else:
+        self._guarded(self._connect)
+        if not self._exactly_once:
             self.ctx.event("Driver", "kafka_exactly_once is false: messages are published at "
                                      "least once (a restart may publish some of them again)")
-        self._committed = load_checkpoint(self._servers, self._job_id) or KafkaCheckpoint()
-        self._state = self._committed.copy()
         stats = self.ctx.stats
         stats.exec_master_row_count = max(stats.exec_master_row_count,
                                           self._committed.snapshot_resume().rows_done)
@@ -94,20 +85,90 @@ class KafkaSink:
                  "exactly once" if self._exactly_once else "at least once",
                  self._committed.position or "the full copy")
 
-    def close(self) -> None:
+    def _connect(self) -> None:
+        """A new producer (fencing any older one of the job and aborting what it left open),
+        then the checkpoint it continues from."""
+        self._drop_producer()
+        self._topics.ensure([broker.checkpoint_topic(self._job_id)], compacted=True)
+        self._topics.ensure([self._records.ddl_topic])
+        self._producer = broker.producer(self._servers, broker.transactional_id(self._job_id)
+                                         if self._exactly_once else None)
+        if self._exactly_once:
+            self._call(self._producer.init_transactions)
+        self._committed = load_checkpoint(self._servers, self._job_id) or KafkaCheckpoint()
+        self._state = self._committed.copy()
+        self._open = False
+        self._sent.clear()
+        self._current = None  # the definitions follow the checkpoint's position again
+
+    def _drop_producer(self) -> None:
         if self._producer is not None:
-            if self._open and self._exactly_once:
-                try:
-                    self._producer.abort_transaction()
-                except KafkaError:
-                    pass  # the next producer of this id aborts it anyway
-            self._producer.close(timeout=5)
+            try:
+                self._producer.close(timeout=1)
+            except KafkaError:
+                pass
             self._producer = None
+
+    # -- broker outages -------------------------------------------------------------------
+    def _guarded(self, action: Callable[[], None]) -> None:
+        """Run ``action``; while the brokers are unavailable, wait with back-off, reconnect and
+        publish the open transaction's entries again (nothing of them was committed)."""
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                action()
+                break
+            except broker.BrokerDown as exc:
+                self._wait_out(exc, delay)
+                delay = min(2 * delay, BACKOFF_MAX)
+                action = self._republish
+        if self._down_since:
+            self.ctx.event("Driver", f"Kafka brokers reachable again after "
+                                     f"{time.monotonic() - self._down_since:.0f}s")
+            log.info("job %s: Kafka brokers reachable again", self._job_id)
+            self._down_since = 0.0
+            self.ctx.stats.stage = STAGE_READING
+
+    def _wait_out(self, exc: BaseException, delay: float) -> None:
+        reason = f"Kafka unavailable, retrying in {delay:.0f}s: {exc}"
+        if not self._down_since:
+            self._down_since = time.monotonic()
+            self.ctx.event("Driver", reason)
+            log.warning("job %s: %s", self._job_id, reason)
+        self.ctx.stats.stage = reason[:300]
+        self.ctx.publish_stats()
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            if self.ctx.stop.is_set():
+                raise Stopped("stop requested while Kafka was unavailable")
+            time.sleep(0.1)
+
+    def _republish(self) -> None:
+        self._connect()
+        for _entry_id, message in self._entries:
+            self._publish(message)
+        self._commit_if_full()
+
+    def close(self) -> None:
+        if self._producer is not None and self._open and self._exactly_once:
+            try:
+                self._end_transaction(commit=False)
+            except KafkaError:
+                pass  # the next producer of this id aborts it anyway
+        self._drop_producer()
         self._topics.close()
         self._history.close()
 
     # -- messages -------------------------------------------------------------------------
     def submit(self, entry_id: str, message: Any) -> None:
+        self._entries.append((entry_id, message))
+        self._guarded(lambda: self._publish_entry(message))
+
+    def _publish_entry(self, message: Any) -> None:
+        self._publish(message)
+        self._commit_if_full()
+
+    def _publish(self, message: Any) -> None:
         self._begin()
         if isinstance(message, SnapshotTable):
             self._table(message)
@@ -122,7 +183,8 @@ class KafkaSink:
             self._group(message)
         else:
             raise TargetError(f"unexpected message {type(message).__name__} in the transport")
-        self._entries.append(entry_id)
+
+    def _commit_if_full(self) -> None:
         if self._bytes >= self._cfg.message_group_max_size:
             self.ctx.stats.buffer_status.send_by_size_full += 1
             self._commit()
@@ -273,12 +335,12 @@ class KafkaSink:
     def _commit(self) -> None:
         if not self._open:
             return
-        self._send_checkpoint()
         try:
+            self._send_checkpoint()
             if self._exactly_once:
-                self._producer.commit_transaction()
+                self._end_transaction(commit=True)
             else:
-                self._producer.flush()
+                self._producer.flush(timeout=END_TIMEOUT_S)
             self._check_sent()
         except MessageSizeTooLargeError as exc:
             raise self._failed_record(exc) from exc
@@ -292,7 +354,19 @@ class KafkaSink:
         self._committed = self._state.copy()
         entries, self._entries = self._entries, []
         if entries:
-            self._ack(*entries)
+            self._ack(*(entry_id for entry_id, _ in entries))
+
+    def _end_transaction(self, commit: bool) -> None:
+        """Commit or abort the open transaction, waiting at most ``END_TIMEOUT_S``.
+        kafka-python's ``commit_transaction`` waits without a limit while the brokers are
+        away, so its transaction manager is driven directly, as that method does. A commit
+        that timed out may still complete: the next producer's ``init_transactions`` waits for
+        it, and the checkpoint read then tells what it holds."""
+        manager = self._producer._transaction_manager  # noqa: SLF001
+        result = manager.begin_commit() if commit else manager.begin_abort()
+        self._producer._sender.wakeup()  # noqa: SLF001
+        if not result.wait(timeout_ms=int(END_TIMEOUT_S * 1000)):
+            raise KafkaTimeoutError(f"the transaction did not end within {END_TIMEOUT_S:.0f}s")
 
     def _send_checkpoint(self) -> None:
         future = self._producer.send(broker.checkpoint_topic(self._job_id),
@@ -306,20 +380,20 @@ class KafkaSink:
             if not future.is_done:
                 future.get(timeout=broker.CLIENT_TIMEOUT_MS / 1000)
 
-    def _failed_record(self, exc: BaseException) -> ReplicationFailure:
+    def _failed_record(self, exc: BaseException) -> ReplicationError:
         for future, about in self._sent:
             if future.is_done and future.failed():
                 if isinstance(future.exception, MessageSizeTooLargeError):
                     return TargetError(f"a message of {about} is larger than the topic accepts "
                                        f"(max.message.bytes): {future.exception}")
-        return ConnectError(str(exc))
+        return broker.connect_error(exc, self._servers)
 
     def maintain(self, force: bool = False) -> None:
         timeout = self._cfg.message_group_timeout / 1000
         if self._open and (force or time.monotonic() - self._opened_at >= timeout):
             if not force:
                 self.ctx.stats.buffer_status.send_by_timeout += 1
-            self._commit()
+            self._guarded(self._commit)
 
     @property
     def idle(self) -> bool:
@@ -330,7 +404,7 @@ class KafkaSink:
         return len(self._entries)
 
     def drain(self, timeout: float) -> bool:
-        self._commit()
+        self._guarded(self._commit)
         return True
 
     def _call(self, method: Callable[[], Any]) -> Any:
@@ -338,9 +412,6 @@ class KafkaSink:
             return method()
         except KafkaError as exc:
             raise broker.connect_error(exc, self._servers) from exc
-
-
-ReplicationFailure = TargetError | ConnectError
 
 
 def _too_large(record: Record, exc: BaseException) -> TargetError:

@@ -1,0 +1,98 @@
+"""A subscription through a broker outage (it waits, says why, and resumes without loss or
+duplicate) and a row too large for its topic (the job fails naming the table and key)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import redis
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from replication.errors import TargetError
+from replication.runners import DestRunner, SrcRunner
+from replication.sinks.kafka.broker import read_topic
+from scripts.kafka_sandbox import KafkaBroker
+from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.incremental import Running, start_runner
+from tests.support.kafka import kafka_job
+
+
+def _ids(broker: KafkaBroker, topic: str) -> list[int]:
+    ids = []
+    for record in read_topic([broker.bootstrap], topic):
+        if record.value is not None:
+            ids.append(json.loads(record.value)["payload"]["after"]["id"])
+    return ids
+
+
+def _wait(check: object, timeout: float, what: str, *runners: Running) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        for r in runners:
+            assert not r.error, r.error
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def test_a_broker_outage_is_waited_out_and_nothing_is_lost_or_doubled(
+        source_server: MariaDBServer, redis_client: redis.Redis, job_id: str,
+        fresh_schema: str) -> None:
+    s, topic = fresh_schema, f"out{uuid.uuid4().hex[:8]}"
+    source_server.execute(f"CREATE DATABASE `{s}`")
+    source_server.execute(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v VARCHAR(20))")
+    source_server.execute(f"INSERT INTO `{s}`.t VALUES " + ", ".join(f"({i}, 'a')" for i in range(1, 6)))
+    rows = f"{topic}.{s}.t"
+    with KafkaBroker() as broker:
+        job = kafka_job(job_id, source_server, broker, s, topic)
+        src = start_runner(SrcRunner, job, redis_client)
+        dest = start_runner(DestRunner, job, redis_client)
+        try:
+            _wait(lambda: _ids(broker, rows) == [1, 2, 3, 4, 5], 60, "the snapshot", src, dest)
+            broker.stop()
+            for i in range(6, 16):
+                source_server.execute(f"INSERT INTO `{s}`.t VALUES ({i}, 'b')")
+            _wait(lambda: any("Kafka unavailable" in m for _, m in dest.events), 90,
+                  "the dest to report the outage", src, dest)
+            assert dest.ctx.stats.stage.startswith("Kafka unavailable")
+            time.sleep(3)  # a back-off or two
+            broker.start()
+            _wait(lambda: _ids(broker, rows) == list(range(1, 16)), 120,
+                  "the changes after the outage, once each", src, dest)
+            assert any("reachable again" in m for _, m in dest.events)
+        finally:
+            src.stop(30)
+            dest.stop(30)
+    assert not src.error and not dest.error, (src.error, dest.error)
+
+
+def test_a_row_larger_than_its_topic_accepts_fails_the_job_naming_table_and_key(
+        source_server: MariaDBServer, kafka_broker: KafkaBroker, redis_client: redis.Redis,
+        job_id: str, fresh_schema: str) -> None:
+    s, topic = fresh_schema, f"big{uuid.uuid4().hex[:8]}"
+    source_server.execute(f"CREATE DATABASE `{s}`")
+    source_server.execute(f"CREATE TABLE `{s}`.big (id INT PRIMARY KEY, b LONGBLOB)")
+    source_server.execute(f"INSERT INTO `{s}`.big VALUES (1, 'small')")
+    admin = KafkaAdminClient(bootstrap_servers=[kafka_broker.bootstrap])
+    admin.create_topics([NewTopic(f"{topic}.{s}.big", 1, 1,
+                                  topic_configs={"max.message.bytes": "20000"})])
+    admin.close()
+    job = kafka_job(job_id, source_server, kafka_broker, s, topic)
+    src = start_runner(SrcRunner, job, redis_client)
+    dest = start_runner(DestRunner, job, redis_client)
+    try:
+        _wait(lambda: _ids(kafka_broker, f"{topic}.{s}.big") == [1], 60, "the snapshot", src, dest)
+        source_server.execute(f"INSERT INTO `{s}`.big VALUES (2, REPEAT('x', 100000))")
+        deadline = time.monotonic() + 60
+        while not dest.error:
+            assert time.monotonic() < deadline, "the dest did not fail"
+            time.sleep(0.3)
+    finally:
+        src.stop(30)
+        dest.stop(30)
+    error = dest.error[0]
+    assert isinstance(error, TargetError), error
+    assert f"{s}.big" in str(error) and '"id":2' in str(error) and "max.message.bytes" in str(error)
+    assert _ids(kafka_broker, f"{topic}.{s}.big") == [1]  # nothing of the failed batch
