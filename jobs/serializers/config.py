@@ -251,6 +251,12 @@ class MySQLDestTaskSerializer(StrictSerializer):
                                      2500, 1, 1_000_000)
 
 
+# host:port, the host a name, an IPv4 address or a bracketed IPv6 address; port 1-65535.
+BROKER_ADDRESS = (r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([1-9][0-9]{0,3}|[1-5][0-9]{4}|"
+                  r"6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$")
+TOPIC_NAME = r"^[A-Za-z0-9._-]+$"
+
+
 class KafkaDestTaskSerializer(StrictSerializer):
     """The target task of a subscription job: a Kafka cluster."""
 
@@ -258,9 +264,11 @@ class KafkaDestTaskSerializer(StrictSerializer):
     node_id = _text("Preferred node (failover=true) or required node (failover=false).",
                     max_length=128)
     kafka_broker_addrs = serializers.ListField(
-        child=serializers.CharField(max_length=255), min_length=1, max_length=100,
-        help_text="Kafka brokers as host:port.")
-    kafka_topic = serializers.CharField(max_length=200, help_text="Topic (prefix).")
+        child=serializers.RegexField(BROKER_ADDRESS, max_length=255), min_length=1,
+        max_length=100, help_text="Kafka brokers as host:port.")
+    kafka_topic = serializers.RegexField(
+        TOPIC_NAME, max_length=200,
+        help_text="Topic (prefix): letters, digits, '.', '_' and '-', as Kafka allows.")
     message_group_max_size = _count("Bytes of messages batched into one produce.", 1, 1, 1 << 30)
     message_group_timeout = _count("Milliseconds before a partial batch is produced.",
                                    100, 1, 60_000)
@@ -269,19 +277,6 @@ class KafkaDestTaskSerializer(StrictSerializer):
         "Publish each batch and the job's position in one Kafka transaction, so read_committed "
         "consumers see every change once; false: at-least-once (for brokers without "
         "transactions).", True)
-
-    def validate_kafka_broker_addrs(self, value: list[str]) -> list[str]:
-        for addr in value:
-            host, sep, port = addr.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise serializers.ValidationError(f"{addr!r} is not host:port")
-        return value
-
-    def validate_kafka_topic(self, value: str) -> str:
-        if not re.fullmatch(r"[a-zA-Z0-9._-]+", value):
-            raise serializers.ValidationError(
-                "a Kafka topic name holds only letters, digits, '.', '_' and '-'")
-        return value
 
 
 class JobConfigSerializer(StrictSerializer):
