@@ -62,9 +62,12 @@ def test_snapshot_and_binlog_reach_kafka_message_by_message(
     source_server.execute(f"CREATE DATABASE `{s}`")
     source_server.execute(f"CREATE TABLE `{s}`.t ({COLUMNS})")
     _insert(source_server, s, ROWS)
+    source_server.execute(f"CREATE TABLE `{s}`.nokey (a INT, b VARCHAR(5))")
+    source_server.execute(f"INSERT INTO `{s}`.nokey VALUES (1, 'x')")
     job = kafka_job(job_id, source_server, kafka_broker, s, topic)
     rows_topic, ddl_topic = f"{topic}.{s}.t", f"schema-changes.{topic}"
-    reader = TopicReader(kafka_broker, [rows_topic, ddl_topic])
+    keyless_topic = f"{topic}.{s}.nokey"
+    reader = TopicReader(kafka_broker, [rows_topic, ddl_topic, keyless_topic])
     src = start_runner(SrcRunner, job, redis_client)
     dest = start_runner(DestRunner, job, redis_client)
 
@@ -81,8 +84,9 @@ def test_snapshot_and_binlog_reach_kafka_message_by_message(
         source_server.execute(f"DELETE FROM `{s}`.t WHERE id = 2")
         source_server.execute(f"ALTER TABLE `{s}`.t ADD COLUMN extra VARCHAR(10) NULL")
         source_server.execute(f"INSERT INTO `{s}`.t (id, extra) VALUES (104, 'new')")
-        reader.read_until(lambda _: len(on(rows_topic)) >= 10 and len(on(ddl_topic)) >= 2,
-                          errors=no_errors)
+        source_server.execute(f"DELETE FROM `{s}`.nokey WHERE a = 1")
+        reader.read_until(lambda _: len(on(rows_topic)) >= 10 and len(on(ddl_topic)) >= 3
+                          and len(on(keyless_topic)) >= 2, errors=no_errors)
         reader.settle()
     finally:
         src.stop()
@@ -129,6 +133,7 @@ def test_snapshot_and_binlog_reach_kafka_message_by_message(
     snapshot_source = created[1].payload["source"]
     assert snapshot_source["snapshot"] is True and snapshot_source["gtid"] is None
     assert (snapshot_source["file"], snapshot_source["pos"]) == ("", 0)
+    assert snapshot_source["server_id"] == 101
     assert (snapshot_source["name"], snapshot_source["db"], snapshot_source["table"]) == (topic, s, "t")
     binlog_source = created[101].payload["source"]
     assert binlog_source["snapshot"] is False and binlog_source["server_id"] == 101
@@ -144,8 +149,15 @@ def test_snapshot_and_binlog_reach_kafka_message_by_message(
     assert rows[8].value is None and rows[8].raw_key == rows[7].raw_key  # a real tombstone
     assert rows[9].payload["after"]["extra"] == "new"  # the definition after the ALTER
 
-    assert "CREATE TABLE" in ddls[0].value["ddl"] and ddls[0].value["databaseName"] == s
-    assert ddls[0].value["position"].get("snapshot") is True
-    assert "ADD COLUMN extra" in ddls[1].value["ddl"]
-    assert ddls[1].value["position"]["gtids"]
-    assert len(ddls) == 2
+    creates = [d for d in ddls if d.value["position"].get("snapshot")]
+    assert sorted(d.value["ddl"].split("`")[1] for d in creates) == ["nokey", "t"]
+    assert all(d.value["databaseName"] == s and "CREATE TABLE" in d.value["ddl"] for d in creates)
+    altered = [d for d in ddls if not d.value["position"].get("snapshot")]
+    assert len(altered) == 1 and "ADD COLUMN extra" in altered[0].value["ddl"]
+    assert altered[0].value["position"]["gtids"]
+    assert ddls.index(altered[0]) == len(ddls) - 1  # after the snapshot's statements
+
+    # A table without a key: dtle's empty key, and no tombstone (one key for every row).
+    keyless = on(keyless_topic)
+    assert [(m.key_payload, m.payload["op"]) for m in keyless] == [({}, "c"), ({}, "d")]
+    assert keyless[0].payload["after"] == {"a": 1, "b": "x"}

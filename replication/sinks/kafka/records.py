@@ -43,6 +43,18 @@ def server_id_of(gtid: str) -> int:
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
 
 
+def snapshot_server_id(gtid_set: str) -> int:
+    """The server of a snapshot position's MariaDB GTID set when one server wrote all of it
+    (``0-101-3114`` or ``0-101:1-3114``); 0 otherwise (MySQL's sets name servers by uuid)."""
+    servers = set()
+    for item in gtid_set.split(","):
+        parts = item.split(":", 1)[0].strip().split("-")
+        if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+            return 0
+        servers.add(int(parts[1]))
+    return servers.pop() if len(servers) == 1 else 0
+
+
 class _Table:
     """A definition's encoder and how a row event's images line up with its columns."""
 
@@ -105,7 +117,7 @@ class RecordMaker:
         encoder = table.encoder
         topic = self.topic(msg.target_schema, msg.target_table)
         ts_ms = now_ms()
-        source = Source(name=self.kafka_topic, server_id=server_id_of(msg.position.gtid_set),
+        source = Source(name=self.kafka_topic, server_id=snapshot_server_id(msg.position.gtid_set),
                         ts_sec=ts_ms // 1000, gtid=None, file="", pos=0, snapshot=True,
                         db=msg.target_schema, table=msg.target_table)
         for values in msg.rows:
