@@ -17,6 +17,8 @@ from replication.mysql import quote_ident, quote_table
 from replication.scope.filters import TableFilter, TableMapping
 from replication.source.values import ColumnInfo
 
+# Most listings the source's tables are read in while DDL keeps changing them.
+LISTINGS = 10
 _CREATE_TABLE_HEAD = re.compile(r"^CREATE TABLE\s+`(?:[^`]|``)+`", re.IGNORECASE)
 _CREATE_DB_HEAD = re.compile(
     r"^CREATE DATABASE\s+(?:/\*!32312 IF NOT EXISTS\*/\s+|IF NOT EXISTS\s+)?`(?:[^`]|``)+`",
@@ -128,18 +130,43 @@ def describe_table(conn: Any, mapping: TableMapping, rows_estimate: int = 0) -> 
     )
 
 
-def list_tables(conn: Any, table_filter: TableFilter) -> list[TableSpec]:
-    """Every in-scope base table of the source, with its row estimate, largest first."""
+def _base_tables(conn: Any, estimates: bool) -> dict[tuple[str, str], int]:
+    """(schema, table) -> row estimate (0 without ``estimates``, which open every table)."""
     rows = _query(
         conn,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES "
-        "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        f"SELECT TABLE_SCHEMA, TABLE_NAME, {'IFNULL(TABLE_ROWS, 0)' if estimates else '0'} "
+        "FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME",
     )
+    return {(_text(schema), _text(table)): int(estimate) for schema, table, estimate in rows}
+
+
+def base_tables(conn: Any) -> dict[tuple[str, str], int]:
+    """Every base table of the source with its row estimate.
+
+    A table that ALTER TABLE rebuilds while the server lists the tables can be missing from
+    that listing (MariaDB swaps the table's files under a temporary name), so the tables are
+    listed again until two listings in a row agree, and a table any listing named is kept (one
+    dropped meanwhile is found missing when its copy starts)."""
+    found = _base_tables(conn, estimates=True)
+    previous = set(found)
+    for _ in range(LISTINGS - 1):
+        names = _base_tables(conn, estimates=False)
+        for key in names.keys() - found.keys():
+            found[key] = 0
+        if names.keys() == previous:
+            break
+        previous = set(names)
+    return dict(sorted(found.items()))
+
+
+def list_tables(conn: Any, table_filter: TableFilter) -> list[TableSpec]:
+    """Every in-scope base table of the source, with its row estimate, largest first."""
     specs = []
-    for schema, table, estimate in rows:
-        mapping = table_filter.match(_text(schema), _text(table))
+    for (schema, table), estimate in base_tables(conn).items():
+        mapping = table_filter.match(schema, table)
         if mapping is not None:
-            specs.append(describe_table(conn, mapping, int(estimate)))
+            specs.append(describe_table(conn, mapping, estimate))
     # Largest first, so the long tables start early and parallel readers finish together.
     specs.sort(key=lambda s: -s.rows_estimate)
     return specs
