@@ -1,6 +1,6 @@
 """The API document's subscription examples over HTTP against real processes (the API, a
 Celery worker node, beat, Redis, MariaDB and a Kafka-protocol broker): create, show, pause,
-resume and delete a running subscription, and what a consumer reads meanwhile."""
+resume, update and delete a running subscription, and what a consumer reads meanwhile."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def _tasks_stopped(cluster: Cluster, job_id: str) -> bool:
 
 
 @pytest.mark.slow
-def test_the_documents_subscription_examples_create_show_pause_resume_delete(
+def test_the_documents_subscription_examples_create_show_pause_resume_update_delete(
         cluster: Cluster, source_server: MariaDBServer, kafka_broker: KafkaBroker) -> None:
     schema, topic = f"e2e_{uuid.uuid4().hex[:8]}", f"bss{uuid.uuid4().hex[:6]}"
     source_server.execute(f"CREATE DATABASE `{schema}`")
@@ -125,15 +125,26 @@ def test_the_documents_subscription_examples_create_show_pause_resume_delete(
     wait_for(lambda: _ids(kafka_broker, rows_topic) == list(range(1, 121)), 90,
              "the resumed subscription to publish what it missed, once")
 
+    first_dest = cluster.allocation(job_id, "dest")["allocation_id"]
+    config["dest_task"]["message_group_timeout"] = 50
+    updated = cluster.post("/v2/job/subscription", config)["job"]
+    assert updated["job_id"] == job_id and updated["dest_task"]["message_group_timeout"] == 50
+    wait_for(lambda: (a := cluster.allocation(job_id, "dest")) and a["allocation_id"] != first_dest
+             and a["task_status"]["status"] == "running", 60, "the updated job's new allocation")
+    _insert(source_server, schema, range(121, 131))
+    wait_for(lambda: _ids(kafka_broker, rows_topic) == list(range(1, 131)), 60,
+             "the updated subscription to go on from its checkpoint")
+    assert cluster.events(job_id, "dest").count("Driver:job_stage_full") == 1
+
     cluster.post("/v2/job/delete", job_id=job_id)
     status, _ = cluster.request("GET", "/v2/job/subscription/detail", params={"job_id": job_id})
     assert status == 404
     client = redis.Redis.from_url(E2E_REDIS_URL)
     wait_for(lambda: not client.exists(f"dtle:lease:{job_id}:src", f"dtle:lease:{job_id}:dest"),
              15, "both tasks to let go of their leases")
-    _insert(source_server, schema, range(121, 131))
+    _insert(source_server, schema, range(131, 141))
     time.sleep(3)
-    assert _ids(kafka_broker, rows_topic) == list(range(1, 121))
+    assert _ids(kafka_broker, rows_topic) == list(range(1, 131))
     assert not any(r.value and b'"other"' in r.value
                    for r in read_topic([kafka_broker.bootstrap], f"schema-changes.{topic}"))
 
