@@ -150,7 +150,8 @@ class KafkaSink:
         self._commit_if_full()
 
     def close(self) -> None:
-        if self._producer is not None and self._open and self._exactly_once:
+        # While the brokers are away an abort would only wait; the next producer aborts it.
+        if self._producer is not None and self._open and self._exactly_once and not self._down_since:
             try:
                 self._end_transaction(commit=False)
             except KafkaError:
