@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.serializers import Serializer
 
 from jobs.serializers import answers
@@ -90,6 +91,9 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
     schemas = result.get("components", {}).get("schemas", {})
     for name in (_strict_component_names() | _answer_component_names()) & set(schemas):
         schemas[name]["additionalProperties"] = False
+    if not settings.RSA_PRIVATE_KEY_PATH:
+        for schema in schemas.values():
+            _no_encrypted_passwords(schema)
     for name, field in (("TableRule", "table_regex"), ("SchemaRule", "table_schema_regex")):
         if name in schemas:  # compiled by the API (Python's re): a regular expression or empty
             schemas[name]["properties"][field]["format"] = "regex"
@@ -109,6 +113,9 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
                             "$ref": "#/components/schemas/Message"}}},
                         "description": why})
             _query_rules(operation)
+            if not settings.RSA_PRIVATE_KEY_PATH:
+                for parameter in operation.get("parameters", []):
+                    _no_encrypted_passwords(parameter.get("schema", {}))
             for parameter in operation.get("parameters", []):
                 _string_rules(parameter.get("schema", {}))
                 if parameter["name"] == "job_config" and "JobConfig" in schemas:
@@ -147,3 +154,12 @@ def _query_rules(operation: dict[str, Any]) -> None:
                                 "explode": True, "required": True, "schema": connection,
                                 "description": "The connection parameters, each its own query "
                                                "field."}]
+
+
+def _no_encrypted_passwords(schema: dict[str, Any]) -> None:
+    """Without DTLE_RSA_PRIVATE_KEY_PATH the API refuses encrypted passwords: say so."""
+    flag = schema.get("properties", {}).get("is_mysql_password_encrypted")
+    if flag is not None:
+        flag["enum"] = [False]
+        flag["description"] = (flag.get("description", "") + " This server has no RSA key "
+                               "(DTLE_RSA_PRIVATE_KEY_PATH): only false.").strip()

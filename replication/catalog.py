@@ -46,6 +46,9 @@ def list_columns(cfg: MySQLConnectionConfig, schema: str, table: str) -> list[st
     """The column names of ``schema.table`` in their ordinal order."""
     conn = connect(cfg)
     try:
+        # The names are looked up, not stored: any name must reach the server whatever the
+        # connection's character set (information_schema compares in utf8).
+        conn.set_character_set("utf8mb4")
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT COLUMN_NAME FROM information_schema.COLUMNS"
