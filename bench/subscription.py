@@ -1,0 +1,404 @@
+"""A subscription job to Kafka through what users run, against the bare binlog read rate of the
+same source in the same run.
+
+    .venv/bin/python -m bench.subscription [--redis redis://127.0.0.1:6379/14] [--quick]
+
+A throw-away MariaDB source, a Kafka-protocol broker (``scripts/kafka_sandbox.py``) and a real
+cluster (the API, beat and two Celery worker nodes as processes) on a Redis database of its own,
+which the bench flushes. One subscription job is created over HTTP with default settings:
+
+1. snapshot: the ``bench.items`` table (``--rows``) is copied to Kafka; timed from the job's
+   creation until the job's committed checkpoint says the full copy is done;
+2. changes, per shape (``--hundred-row`` 100-row UPDATE transactions, ``--one-row`` one-row
+   UPDATE transactions): pause the job, write, resume, and time until the committed checkpoint
+   holds the last transaction;
+3. the reference: the same binlog range read by the project's binlog reader alone (decoding
+   every row, no transport, no Kafka), in this process, right after the writes.
+
+Each rate is printed with its ratio to the bare read rate. Every message is then read back with
+a ``read_committed`` consumer (not timed): the counts of snapshot creates and updates must be
+exactly what was written. Each worker's resident memory is sampled during every phase; the
+change shapes run again with other ``repl_chan_buffer_size`` values (``--buffers``) to show the
+memory each buffer size takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.incremental_harness import process_tree, start_cluster
+from replication.config import MySQLConnectionConfig
+from replication.gtid import GtidSet
+from replication.position import BinlogPosition
+from replication.sinks.kafka.envelope import topic_for
+from replication.sinks.kafka.resume import load_checkpoint
+from replication.source.binlog import BinlogReader
+from replication.stop import ManualStop
+from replication.wire.changes import Transaction
+from scripts.cluster import Cluster, wait_for
+from scripts.kafka_sandbox import KafkaBroker
+from scripts.mariadb_sandbox import MariaDBServer
+
+DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+SCHEMA, TABLE, TOPIC = "bench", "items", "benchsub"
+CREATE = ("CREATE TABLE items (id BIGINT PRIMARY KEY, k INT NOT NULL, c VARCHAR(60), "
+          "amount DECIMAL(12,2), at DATETIME(3))")
+
+
+# -- the source and its binlog -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Point:
+    position: BinlogPosition  # file, pos and the executed GTID set at this point
+    seq: int  # domain 0's last sequence number
+
+
+def point(server: MariaDBServer) -> Point:
+    row = server.execute("SHOW MASTER STATUS")[0]
+    gtid = str(server.execute("SELECT @@gtid_binlog_pos")[0][0] or "")
+    seq = int(gtid.split(",")[0].rpartition("-")[2]) if gtid else 0
+    return Point(BinlogPosition(str(row[0]), int(str(row[1])), gtid), seq)
+
+
+def load(server: MariaDBServer, rows: int) -> None:
+    server.execute(f"CREATE DATABASE {SCHEMA}")
+    conn = server.connect(database=SCHEMA)
+    with conn.cursor() as cur:
+        cur.execute(CREATE)
+        cur.execute("INSERT INTO items SELECT seq, seq, CONCAT('item ', seq, ' ', REPEAT('x', 30)), "
+                    f"seq / 100, '2024-01-01' + INTERVAL seq SECOND FROM seq_1_to_{rows}")
+    conn.commit()
+    conn.close()
+
+
+def write_updates(server: MariaDBServer, transactions: int, rows_per_tx: int, rows: int,
+                  round_: int) -> int:
+    """UPDATE transactions of ``rows_per_tx`` consecutive rows each; row changes written."""
+    conn = server.connect(database=SCHEMA)
+    written = 0
+    with conn.cursor() as cur:
+        for i in range(transactions):
+            first = (i * rows_per_tx) % max(rows - rows_per_tx, 1) + 1
+            cur.execute("UPDATE items SET k = k + 1, amount = amount + 0.01, "
+                        f"at = at + INTERVAL {round_} SECOND WHERE id BETWEEN %s AND %s",
+                        (first, first + rows_per_tx - 1))
+            conn.commit()
+            written += rows_per_tx
+    conn.close()
+    return written
+
+
+def bare_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float, int]:
+    """Seconds and rows of the project's binlog reader alone over ``start..end``."""
+    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
+    reader = BinlogReader(cfg, 4999, start.position, True, ManualStop(), heartbeat=0.2)
+    rows, last = 0, f"0-{server.server_id}-{end.seq}"
+    began = time.perf_counter()
+    try:
+        for tx in _until(reader, last):
+            rows += tx.row_count
+    finally:
+        reader.close()
+    return time.perf_counter() - began, rows
+
+
+def _until(reader: BinlogReader, last: str) -> Iterator[Transaction]:
+    for tx in reader.transactions():
+        if tx is None:
+            raise SystemExit("the bare read reached the end of the binlog before its last transaction")
+        yield tx
+        if tx.gtid == last:
+            return
+
+
+# -- memory ------------------------------------------------------------------------------------
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssSampler:
+    """The largest resident set of any process of each worker, sampled every 0.2 s."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+        self._stop = threading.Event()
+        self.peaks: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for name, proc in self._cluster.workers.items():
+                largest = max((rss_mb(p) for p in process_tree(proc.pid)), default=0.0)
+                self.peaks[name] = max(self.peaks.get(name, 0.0), largest)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(self.peaks.items()))
+
+
+# -- the job -------------------------------------------------------------------------------------
+class Subscription:
+    def __init__(self, cluster: Cluster, source: MariaDBServer, broker: KafkaBroker) -> None:
+        self.cluster = cluster
+        self.servers = [broker.bootstrap]
+        self.config: dict[str, Any] = {
+            "job_name": "benchsub",
+            "src_task": {"mysql_connection_config": source.connection_config(),
+                         "replicate_do_db": [{"table_schema": SCHEMA}]},
+            "dest_task": {"kafka_broker_addrs": self.servers, "kafka_topic": TOPIC},
+        }
+        self.job_id = ""
+
+    def create(self) -> None:
+        self.job_id = self.cluster.post("/v2/job/subscription", self.config)["job"]["job_id"]
+
+    def update_src(self, **settings: Any) -> None:
+        """Change the src's settings (an update: both tasks restart from the checkpoint)."""
+        self.config["src_task"].update(settings)
+        old = self.cluster.allocation(self.job_id, "src") or {}
+        self.cluster.post("/v2/job/subscription", self.config)
+        wait_for(lambda: self.running("src") and (self.cluster.allocation(self.job_id, "src") or {}).get(
+            "allocation_id") != old.get("allocation_id"), 60, "the updated job's src")
+
+    def running(self, side: str) -> bool:
+        alloc = self.cluster.allocation(self.job_id, side)
+        return bool(alloc and alloc["task_status"]["status"] == "running")
+
+    def pause(self) -> None:
+        self.cluster.post("/v2/job/pause", job_id=self.job_id)
+        wait_for(lambda: not self.running("src") and not self.running("dest"), 60, "both tasks to stop")
+
+    def resume(self) -> None:
+        self.cluster.post("/v2/job/resume", job_id=self.job_id)
+
+    def checkpoint(self) -> Any:
+        return load_checkpoint(self.servers, self.job_id)
+
+    def copied(self) -> bool:
+        cp = self.checkpoint()
+        return cp is not None and cp.done is not None
+
+    def published(self, seq: int, server_id: int) -> bool:
+        cp = self.checkpoint()
+        if cp is None or cp.position is None or not cp.position.gtid_set:
+            return False
+        return f"0-{server_id}-{seq}" in GtidSet.parse(cp.position.gtid_set, True)
+
+
+def read_back(servers: list[str]) -> dict[str, int]:
+    """Every committed message of the table's topic, counted by kind."""
+    consumer = KafkaConsumer(bootstrap_servers=servers, isolation_level="read_committed",
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000, max_partition_fetch_bytes=8 << 20)
+    topic = topic_for(TOPIC, SCHEMA, TABLE)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    counts = {"snapshot": 0, "c": 0, "u": 0, "d": 0, "tombstone": 0}
+    for record in consumer:
+        if record.value is None:
+            counts["tombstone"] += 1
+            continue
+        payload = orjson.loads(record.value)["payload"]
+        counts["snapshot" if payload["source"]["snapshot"] else payload["op"]] += 1
+    consumer.close()
+    return counts
+
+
+def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in profilers:
+        proc.send_signal(signal.SIGINT)
+    for proc in profilers:
+        proc.wait(30)
+
+
+# -- the bench ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Line:
+    label: str
+    rate: float
+    bare: float | None  # None: compared with the best bare read of the run
+    rss: str
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, source: MariaDBServer, cluster: Cluster,
+                 job: Subscription) -> None:
+        self.args, self.source, self.cluster, self.job = args, source, cluster, job
+        self.summary: list[Line] = []
+        self.updates = 0
+        self.rounds = 0
+        self.reference: list[float] = []
+
+    def snapshot(self) -> None:
+        rows = self.args.rows
+        with RssSampler(self.cluster) as rss:
+            began = time.perf_counter()
+            self.job.create()
+            wait_for(self.job.copied, 1800, "the full copy to Kafka", interval=0.1)
+            seconds = time.perf_counter() - began
+        rate = rows / seconds
+        print(f"\nsnapshot: {rows:,} rows to Kafka in {seconds:.2f}s from the job's creation = "
+              f"{rate:,.0f} rows/s; peak RSS {rss.describe()}", flush=True)
+        self.summary.append(Line("snapshot", rate, None, rss.describe()))
+
+    def changes(self, label: str, transactions: int, rows_per_tx: int, buffer: str) -> None:
+        job, source = self.job, self.source
+        job.pause()
+        start = point(source)
+        self.rounds += 1
+        wrote = time.perf_counter()
+        rows = write_updates(source, transactions, rows_per_tx, self.args.rows, self.rounds)
+        wrote = time.perf_counter() - wrote
+        end = point(source)
+        self.updates += rows
+        read_seconds, read_rows = bare_read(source, start, end)
+        if read_rows != rows:
+            raise SystemExit(f"the bare read saw {read_rows} rows, {rows} were written")
+        bare = rows / read_seconds
+        self.reference.append(bare)
+        profilers = self._profile(label, buffer)
+        with RssSampler(self.cluster) as rss:
+            began = time.perf_counter()
+            job.resume()
+            wait_for(lambda: job.published(end.seq, source.server_id), 1800,
+                     f"{label}: the last transaction on Kafka", interval=0.05)
+            seconds = time.perf_counter() - began
+        _stop_profile(profilers)
+        ours = rows / seconds
+        print(f"\n{label} (repl_chan_buffer_size {buffer}): {transactions:,} transactions, {rows:,} "
+              f"row changes written in {wrote:.1f}s\n"
+              f"  project (job over the API to Kafka): {seconds:.2f}s from resume = "
+              f"{ours:,.0f} row changes/s\n"
+              f"  bare binlog read (the project's reader alone): {read_seconds:.2f}s = {bare:,.0f} rows/s\n"
+              f"  ratio: {ours / bare:.2f}\n  peak RSS while catching up: {rss.describe()}", flush=True)
+        self.summary.append(Line(f"{label}, buffer {buffer}", ours, bare, rss.describe()))
+
+    def _profile(self, label: str, buffer: str) -> list[subprocess.Popen[bytes]]:
+        """py-spy raw stacks of both workers while a change shape catches up (``--profile``)."""
+        if not self.args.profile:
+            return []
+        out = Path(self.args.profile)
+        out.mkdir(parents=True, exist_ok=True)
+        slug = f"{label.split()[1]}-{buffer.split()[0]}"
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--nonblocking",
+               "--rate", "50", "--format", "raw", "--gil"]
+        return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o", str(out / f"{slug}-{name}.txt")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name, proc in self.cluster.workers.items()]
+
+    def verify(self) -> None:
+        counts = read_back(self.job.servers)
+        expected = {"snapshot": self.args.rows, "c": 0, "u": self.updates, "d": 0, "tombstone": 0}
+        verdict = "exact" if counts == expected else f"MISMATCH, expected {expected}"
+        print(f"\nread back (read_committed): {counts} ({verdict})", flush=True)
+        if counts != expected:
+            raise SystemExit("the topic does not hold exactly the written rows")
+
+    def report(self) -> None:
+        best = max(self.reference, default=0.0)
+        print("\n| phase | project (rows/s) | bare binlog read (rows/s) | ratio | peak RSS per worker |\n"
+              "|---|---|---|---|---|")
+        for line in self.summary:
+            bare = line.bare if line.bare is not None else best
+            shown = f"{bare:,.0f}" + ("" if line.bare is not None else " (best of the run)")
+            print(f"| {line.label} | {line.rate:,.0f} | {shown} | {line.rate / bare if bare else 0:.2f} | "
+                  f"{line.rss} |")
+        print("(2-core machine; same-run ratios are what to compare)")
+
+
+def run(args: argparse.Namespace, bench: Bench) -> None:
+    bench.snapshot()
+    wait_for(lambda: any("job_stage_incr" in e for e in bench.cluster.events(bench.job.job_id, "dest")),
+             600, "the job to reach incremental")
+    buffers = [None, *args.buffers]
+    for buffer in buffers:
+        if buffer is not None:
+            bench.job.update_src(repl_chan_buffer_size=buffer)
+        shown = "32 (default)" if buffer is None else str(buffer)
+        if args.hundred_row:
+            bench.changes(f"{args.hundred_row:,} 100-row transactions", args.hundred_row, 100, shown)
+        if args.one_row:
+            bench.changes(f"{args.one_row:,} one-row transactions", args.one_row, 1, shown)
+    bench.job.resume()
+    bench.verify()
+    bench.report()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--redis", default=DEFAULT_REDIS,
+                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows of the snapshot")
+    parser.add_argument("--hundred-row", type=int, default=500, help="100-row transactions (0: skip)")
+    parser.add_argument("--one-row", type=int, default=5_000, help="one-row transactions (0: skip)")
+    parser.add_argument("--buffers", type=int, nargs="*", default=[4, 128],
+                        help="then every change shape again with these repl_chan_buffer_size values")
+    parser.add_argument("--quick", action="store_true", help="a fifth of every amount, for a smoke run")
+    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks (CPU only) of both workers "
+                                                          "per change shape")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.hundred_row, args.one_row = args.rows // 5, args.hundred_row // 5, args.one_row // 5
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    import redis
+
+    args = parse_args(argv)
+    # The bare read's library warns that the source lacks FULL row metadata (the src reads it
+    # with the schema history, as here without names).
+    logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
+    redis.Redis.from_url(args.redis).flushdb()
+    with ExitStack() as stack:
+        source = stack.enter_context(MariaDBServer(server_id=211))
+        broker = stack.enter_context(KafkaBroker())
+        workdir = Path(args.workdir) if args.workdir else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
+        workdir.mkdir(parents=True, exist_ok=True)
+        load(source, args.rows)
+        cluster = start_cluster(workdir, args.redis)
+        stack.callback(cluster.stop)
+        print(f"cluster up (API {cluster.base_url}, workers {', '.join(cluster.workers)}), broker "
+              f"{broker.bootstrap}; snapshot of {args.rows:,} rows...", flush=True)
+        job = Subscription(cluster, source, broker)
+        bench = Bench(args, source, cluster, job)
+        try:
+            run(args, bench)
+        finally:
+            if job.job_id:
+                cluster.request("POST", "/v2/job/delete", form={"job_id": job.job_id})
+
+
+if __name__ == "__main__":
+    main()
