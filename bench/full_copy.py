@@ -25,7 +25,8 @@ import redis
 from replication.config import SchemaRule
 from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.full_copy import make_job, run_copy, table_checksum
+from tests.support.digest import table_digest
+from tests.support.full_copy import make_job, run_copy
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -91,12 +92,12 @@ def main() -> None:
     with MariaDBServer(server_id=201) as source, MariaDBServer(server_id=202) as target:
         print(f"building {args.rows} rows ...", flush=True)
         build_source(source, args.rows)
-        expected = table_checksum(source, "bench", "t")
+        expected = table_digest(source, "bench", "t")
         dump_seconds = copy_with_mysqldump(source, target)
-        assert table_checksum(target, "dump", "t") == expected, "mysqldump copy differs"
+        assert table_digest(target, "dump", "t") == expected, "mysqldump copy differs"
         project_seconds = copy_with_project(source, target, args.chunk_size, args.workers,
                                             args.apply_workers, args.profile)
-        assert table_checksum(target, "project", "t") == expected, "project copy differs"
+        assert table_digest(target, "project", "t") == expected, "project copy differs"
     project_rate, dump_rate = args.rows / project_seconds, args.rows / dump_seconds
     print(f"project:   {project_seconds:7.2f} s  {project_rate:10.0f} rows/s")
     print(f"mysqldump: {dump_seconds:7.2f} s  {dump_rate:10.0f} rows/s")

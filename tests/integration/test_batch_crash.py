@@ -27,7 +27,7 @@ import pytest
 import redis
 
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import table_summary
+from tests.support.digest import schema_digest
 from tests.support.redis_urls import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         while time.monotonic() < deadline:
             for task, proc in procs.items():
                 assert proc.poll() is None, f"{task} exited: {(tmp_path / f'{task}.log').read_text()[-3000:]}"
-            if table_summary(source_server, schema) == table_summary(target_server, schema):
+            if schema_digest(source_server, schema) == schema_digest(target_server, schema):
                 break
             time.sleep(0.5)
     finally:
@@ -135,7 +135,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
             except subprocess.TimeoutExpired:
                 proc.kill()
         redis_client.delete(f"dtle:stream:{job_id}")
-    assert table_summary(target_server, schema) == table_summary(source_server, schema)
+    assert schema_digest(target_server, schema) == schema_digest(source_server, schema)
     total = f"SELECT SUM(n), COUNT(*) FROM `{schema}`.counter"
     assert target_server.execute(total)[0] == source_server.execute(total)[0] == (TRANSACTIONS, 10)
     assert target_server.execute(f"SELECT COUNT(*) FROM `{schema}`.log")[0][0] == TRANSACTIONS

@@ -27,8 +27,10 @@ from replication.wire.changes import (
     TransactionGroup,
 )
 from replication.wire.transport import stream_key
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import make_job, start_runner, table_summary, wait_converged
+from tests.support.digest import schema_digest, wait_equal
+from tests.support.incremental import make_job, start_runner
 from tests.support.workload import Workload, create_tables
 
 
@@ -58,14 +60,14 @@ def test_a_backlog_of_interleaved_changes_is_applied_in_few_target_transactions(
     commits = _binlog_transactions(target_server)
     dest = start_runner(DestRunner, job, redis_client)
     try:
-        wait_converged(source_server, target_server, s, timeout=120, runners=(src, dest))
+        wait_equal(source_server, target_server, s, timeout=120, runners=(src, dest))
     finally:
         src.stop()
         dest.stop()
     assert not src.error and not dest.error
     counters = f"SELECT SUM(n) FROM `{s}`.counter"
     assert target_server.execute(counters)[0][0] == source_server.execute(counters)[0][0] > 0
-    assert table_summary(target_server, s) == table_summary(source_server, s)
+    assert schema_digest(target_server, s) == schema_digest(source_server, s)
     assert dest.ctx.stats.exec_master_tx_count == 1500
     applied_in = _binlog_transactions(target_server) - commits
     assert applied_in < 1500 / 5, f"{applied_in} target transactions: the backlog should share them"
@@ -125,9 +127,8 @@ def test_while_the_dest_catches_up_its_delay_is_the_age_of_what_it_applied(
     for server in (source_server, target_server):
         create_tables(server, s)
     job = make_job(job_id, source_server, target_server, s, gtid=_position(source_server))
-    written = time.time()
-    Workload(source_server, s).run(count=300)
-    time.sleep(3)
+    written = int(time.time()) - 30
+    Workload(source_server, s).run(count=300, at=written)
     lock = target_server.connect(database=s)
     lock.begin()
     with lock.cursor() as cur:
@@ -135,19 +136,26 @@ def test_while_the_dest_catches_up_its_delay_is_the_age_of_what_it_applied(
     src = start_runner(SrcRunner, job, redis_client)
     dest = start_runner(DestRunner, job, redis_client)
     try:
-        delays = []
-        for _ in range(10):
-            time.sleep(0.2)
+        wait_for(lambda: target_server.execute("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                               "WHERE trx_state = 'LOCK WAIT'")[0][0], 30,
+                 "the dest to wait for the held lock")
+        delays: list[tuple[float, int]] = []
+
+        def sample() -> bool:
             delays.append((time.time(), dest.ctx.stats.to_monitor()["delay_count"]["time"]))
+            return len(delays) >= 5
+
+        wait_for(sample, 30, "five samples of the delay", interval=0.2)
         lock.rollback()
-        wait_converged(source_server, target_server, s, timeout=60, runners=(src, dest))
-        time.sleep(1)  # a receive with nothing new: the dest says it caught up
-        caught_up = dest.ctx.stats.to_monitor()
+        wait_equal(source_server, target_server, s, timeout=60, runners=(src, dest))
+        # A receive with nothing new: the dest says it caught up.
+        caught_up = wait_for(lambda: (m := dest.ctx.stats.to_monitor())["stage"] == STAGE_WAITING
+                             and m, 30, "the dest to say it caught up")
     finally:
         lock.close()
         src.stop()
         dest.stop()
-    for now, delay in delays[3:]:  # once the dest has taken its first batch
+    for now, delay in delays:
         assert now - written - 4 <= delay <= now - written + 1, (now - written, delay)
     assert caught_up["delay_count"]["time"] == 0 and caught_up["stage"] == STAGE_WAITING
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pymysql
@@ -21,37 +20,23 @@ from replication.stats import TaskStats
 from replication.task import TaskContext
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 from replication.wire.transport import FencedOut
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import (
-    Running,
-    make_job,
-    start_runner,
-    table_summary,
-    wait_converged,
-)
+from tests.support.digest import schema_digest, wait_equal
+from tests.support.incremental import Running, make_job, start_runner
 
 
 def _counters(server: MariaDBServer, schema: str) -> list[tuple[object, ...]]:
     return server.execute(f"SELECT id, n FROM `{schema}`.counters ORDER BY id")
 
 
-def _bump(source: MariaDBServer, schema: str, count: int, pause: float = 0.01) -> None:
+def _bump(source: MariaDBServer, schema: str, count: int) -> None:
     """``count`` source transactions, each ``n = n + 1`` on one row: applied twice, they show."""
     conn = source.connect(database=schema)
     with conn.cursor() as cur:
         for i in range(count):
             cur.execute("UPDATE counters SET n = n + 1 WHERE id = %s", (i % 5 + 1,))
-            time.sleep(pause)
     conn.close()
-
-
-def _wait(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_replaced_dest_is_fenced_out_and_nothing_applies_twice(
@@ -67,13 +52,14 @@ def test_a_replaced_dest_is_fenced_out_and_nothing_applies_twice(
     runners: list[Running] = [src, dest_a]
     try:
         _bump(source_server, fresh_schema, 100)
-        wait_converged(source_server, target_server, fresh_schema, runners=(src, dest_a))
+        wait_equal(source_server, target_server, fresh_schema, runners=(src, dest_a))
         # A is alive and keeps reading the stream; B starts on the same stream and target.
         dest_b = start_runner(DestRunner, job, redis_client, owner="B")
         runners.append(dest_b)
-        _bump(source_server, fresh_schema, 200)
-        _wait(lambda: not dest_a.thread.is_alive(), 30, "the replaced dest to stop")
-        wait_converged(source_server, target_server, fresh_schema, runners=(src, dest_b))
+        # Writes keep coming until A, applying some of them, finds that B owns the target.
+        wait_for(lambda: _bump(source_server, fresh_schema, 10) or not dest_a.thread.is_alive(),
+                 30, "the replaced dest to stop", interval=0.05)
+        wait_equal(source_server, target_server, fresh_schema, runners=(src, dest_b))
     finally:
         for runner in runners:
             if runner.thread.is_alive():
@@ -82,7 +68,7 @@ def test_a_replaced_dest_is_fenced_out_and_nothing_applies_twice(
     assert "another allocation owns this job's target: B" in str(dest_a.error[0])
     assert not dest_b.error and not src.error
     assert _counters(target_server, fresh_schema) == _counters(source_server, fresh_schema)
-    assert table_summary(target_server, fresh_schema) == table_summary(source_server, fresh_schema)
+    assert schema_digest(target_server, fresh_schema) == schema_digest(source_server, fresh_schema)
 
 
 def _held_checkpoint_row(target: MariaDBServer, fence: OwnerFence, job_id: str) -> pymysql.Connection:
@@ -111,10 +97,10 @@ def test_a_takeover_waits_for_the_old_owners_open_transaction(
     runners: list[DestRunner] = []
     dest_b = start_runner(_recording(runners), job, redis_client, owner="B")
     try:
-        time.sleep(1.5)
-        waiting = target_server.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                                        "WHERE INFO LIKE 'INSERT INTO %dest_owner%'")
-        assert waiting[0][0] == 1, "B's takeover should wait for A's open transaction"
+        wait_for(lambda: target_server.execute(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' "
+            "AND trx_query LIKE 'INSERT INTO %dest_owner%'")[0][0] == 1, 30,
+            "B's takeover to wait for A's open transaction")
         held.commit()
         held.close()
         runner = _wait_for_incremental(runners, dest_b)
@@ -140,7 +126,7 @@ def _wait_for_incremental(runners: list[DestRunner], running: Running) -> Increm
     def ready() -> bool:
         assert not running.error, running.error
         return bool(runners) and runners[0]._sink._incr is not None  # type: ignore[attr-defined]  # noqa: SLF001
-    _wait(ready, 15, "B's takeover")
+    wait_for(ready, 15, "B's takeover")
     incr = runners[0]._sink._incr  # type: ignore[attr-defined]  # noqa: SLF001 - what B loaded
     assert incr is not None
     return incr

@@ -5,8 +5,6 @@ the loss of a node and obeys pause, resume, update and delete."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,50 +12,22 @@ import redis
 
 from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.digest import table_digest
 from tests.support.e2e import (
     create_dataset,
+    in_incremental,
     migration_config,
+    new_schema,
+    ready_nodes,
     same_data,
-    table_digest,
+    start_job,
+    wait_released,
     write_some,
 )
 from tests.support.redis_urls import E2E_REDIS_URL
 
 NODES = ("node-a", "node-b")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
-    workdir: Path = tmp_path_factory.mktemp("cluster")
-    running = Cluster(workdir, E2E_REDIS_URL).start()
-    for node in NODES:
-        running.start_worker(node, node_id=node)
-    try:
-        wait_for(lambda: _ready_nodes(running) >= set(NODES), 90, "both nodes ready")
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(autouse=True)
-def delete_jobs_afterwards(cluster: Cluster) -> Iterator[None]:
-    """Each test's jobs are deleted after it, so they do not take the next test's slots."""
-    yield
-    for job in cluster.get("/v2/jobs")["jobs"]:
-        cluster.request("POST", "/v2/job/delete", form={"job_id": job["job_id"]})
-
-
-def _ready_nodes(cluster: Cluster) -> set[str]:
-    return {n["node_id"] for n in cluster.get("/v2/nodes")["nodes"] if n["node_status"] == "ready"}
-
-
-def _schema() -> str:
-    return f"e2e_{uuid.uuid4().hex[:8]}"
-
-
-def _in_incremental(cluster: Cluster, job_id: str) -> bool:
-    return any("job_stage_incr" in e for e in cluster.events(job_id, "dest"))
+pytestmark = pytest.mark.usefixtures("jobs_deleted_afterwards")
 
 
 def _running_allocation(cluster: Cluster, job_id: str, side: str) -> dict | None:
@@ -65,18 +35,16 @@ def _running_allocation(cluster: Cluster, job_id: str, side: str) -> dict | None
     return alloc if alloc and alloc["task_status"]["status"] == "running" else None
 
 
-def _start_job(cluster: Cluster, config: dict, job_type: str = "migration") -> str:
-    job_id = cluster.post(f"/v2/job/{job_type}", config)["job"]["job_id"]
-    wait_for(lambda: _in_incremental(cluster, job_id), 180, f"{job_id} to reach incremental")
-    return job_id
+def _node_status(cluster: Cluster, node_id: str) -> str:
+    return next(n["node_status"] for n in cluster.get("/v2/nodes")["nodes"] if n["node_id"] == node_id)
 
 
 def test_a_migration_copies_then_replicates_and_reports_progress(
     cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
 ) -> None:
-    schema = _schema()
+    schema = new_schema()
     create_dataset(source_server, schema, 20_000)
-    job_id = _start_job(cluster, migration_config("copy", source_server, target_server, schema))
+    job_id = start_job(cluster, migration_config("copy", source_server, target_server, schema))
     assert same_data(source_server, target_server, schema)
     write_some(source_server, schema, 100_000, 500)
     wait_for(lambda: same_data(source_server, target_server, schema), 60, "writes to arrive")
@@ -100,16 +68,16 @@ def test_a_migration_copies_then_replicates_and_reports_progress(
 def test_pause_stops_apply_and_resume_catches_up(
     cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
 ) -> None:
-    schema = _schema()
+    schema = new_schema()
     create_dataset(source_server, schema, 2_000)
-    job_id = _start_job(cluster, migration_config("pause", source_server, target_server, schema))
+    job_id = start_job(cluster, migration_config("pause", source_server, target_server, schema))
     cluster.post("/v2/job/pause", job_id=job_id)
     wait_for(lambda: not _running_allocation(cluster, job_id, "dest")
              and not _running_allocation(cluster, job_id, "src"), 15, "both tasks to stop")
     assert next(j for j in cluster.get("/v2/jobs")["jobs"] if j["job_id"] == job_id)["job_status"] == "paused"
+    wait_released(job_id, E2E_REDIS_URL)  # a task that let go of its lease applies nothing more
     before = table_digest(target_server, schema, "items")
     write_some(source_server, schema, 50_000, 300)
-    time.sleep(4)
     assert table_digest(target_server, schema, "items") == before
 
     cluster.post("/v2/job/resume", job_id=job_id)
@@ -119,9 +87,9 @@ def test_pause_stops_apply_and_resume_catches_up(
 def test_a_killed_node_moves_its_task_and_nothing_is_lost_or_doubled(
     cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
 ) -> None:
-    schema = _schema()
+    schema = new_schema()
     create_dataset(source_server, schema, 5_000)
-    job_id = _start_job(cluster, migration_config("failover", source_server, target_server, schema))
+    job_id = start_job(cluster, migration_config("failover", source_server, target_server, schema))
     victim = cluster.allocation(job_id, "dest")["node_id"]
     old_alloc = cluster.allocation(job_id, "dest")["allocation_id"]
     write_some(source_server, schema, 200_000, 300)
@@ -137,23 +105,23 @@ def test_a_killed_node_moves_its_task_and_nothing_is_lost_or_doubled(
     assert time.time() - killed_at < 30
     wait_for(lambda: same_data(source_server, target_server, schema), 90, "the target to converge")
     cluster.start_worker(victim, node_id=victim)
-    wait_for(lambda: victim in _ready_nodes(cluster), 60, "the killed node to come back")
+    wait_for(lambda: victim in ready_nodes(cluster), 60, "the killed node to come back")
 
 
 def test_failover_false_waits_for_its_node_and_continues(
     cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
 ) -> None:
-    schema = _schema()
+    schema = new_schema()
     create_dataset(source_server, schema, 2_000)
     config = migration_config("pinned", source_server, target_server, schema)
     config["failover"] = False
     config["src_task"]["node_id"] = "node-a"
     config["dest_task"]["node_id"] = "node-b"
-    job_id = _start_job(cluster, config)
+    job_id = start_job(cluster, config)
     assert cluster.allocation(job_id, "dest")["node_id"] == "node-b"
     cluster.kill_worker("node-b")
     write_some(source_server, schema, 400_000, 200)
-    time.sleep(12)  # longer than a node takes to be declared down
+    wait_for(lambda: _node_status(cluster, "node-b") == "down", 60, "node-b to be declared down")
     alloc = cluster.allocation(job_id, "dest")
     assert alloc["node_id"] == "node-b" and alloc["task_status"]["status"] != "running"
     cluster.start_worker("node-b", node_id="node-b")
@@ -164,11 +132,11 @@ def test_failover_false_waits_for_its_node_and_continues(
 def test_an_update_restarts_from_checkpoints_not_from_scratch(
     cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
 ) -> None:
-    schema = _schema()
+    schema = new_schema()
     create_dataset(source_server, schema, 3_000)
     config = migration_config("update", source_server, target_server, schema)
     config["src_task"]["replicate_do_db"] = [{"table_schema": schema, "tables": [{"table_name": "items"}]}]
-    job_id = _start_job(cluster, config)
+    job_id = start_job(cluster, config)
     # The copy applied (the dest announces incremental when it receives the copy's end, while
     # its last chunks may still be applying): the update must find a finished copy.
     wait_for(lambda: same_data(source_server, target_server, schema, ("items",)), 60, "the copy")
@@ -189,27 +157,24 @@ def test_an_update_restarts_from_checkpoints_not_from_scratch(
 def test_delete_stops_both_tasks_and_removes_the_job(
     cluster: Cluster, source_server: MariaDBServer, target_server: MariaDBServer
 ) -> None:
-    schema = _schema()
+    schema = new_schema()
     create_dataset(source_server, schema, 1_000)
-    job_id = _start_job(cluster, migration_config("delete", source_server, target_server, schema))
-    client = redis.Redis.from_url(E2E_REDIS_URL)
+    job_id = start_job(cluster, migration_config("delete", source_server, target_server, schema))
     cluster.post("/v2/job/delete", job_id=job_id)
     status, _ = cluster.request("GET", "/v2/job/migration/detail", params={"job_id": job_id})
     assert status == 404
-    wait_for(lambda: not client.exists(f"dtle:lease:{job_id}:src", f"dtle:lease:{job_id}:dest"),
-             10, "both tasks to let go of their leases")
+    wait_released(job_id, E2E_REDIS_URL)
     before = table_digest(target_server, schema, "items")
     write_some(source_server, schema, 600_000, 100)
-    time.sleep(3)
     assert table_digest(target_server, schema, "items") == before
-    assert not client.exists(f"dtle:stream:{job_id}")
+    assert not redis.Redis.from_url(E2E_REDIS_URL).exists(f"dtle:stream:{job_id}")
 
 
 def test_an_unreachable_source_fails_the_job_and_resume_recovers_it(
     cluster: Cluster, target_server: MariaDBServer, tmp_path: Path
 ) -> None:
     source = MariaDBServer(tmp_path / "flaky", server_id=121).start()
-    schema = _schema()
+    schema = new_schema()
     try:
         create_dataset(source, schema, 500)
         source.stop()
@@ -225,7 +190,7 @@ def test_an_unreachable_source_fails_the_job_and_resume_recovers_it(
         assert any("Driver Failure" in e and "connect" in e.lower() for e in cluster.events(job_id, "src"))
         source.start()
         cluster.post("/v2/job/resume", job_id=job_id)
-        wait_for(lambda: _in_incremental(cluster, job_id), 90, "the resumed job to run")
+        wait_for(lambda: in_incremental(cluster, job_id), 90, "the resumed job to run")
         wait_for(lambda: same_data(source, target_server, schema), 60, "the copy after resume")
     finally:
         source.destroy()
@@ -235,10 +200,10 @@ def test_a_position_purged_while_paused_fails_the_job_with_the_way_back(
     cluster: Cluster, target_server: MariaDBServer, tmp_path: Path
 ) -> None:
     source = MariaDBServer(tmp_path / "purged", server_id=122).start()
-    schema = _schema()
+    schema = new_schema()
     try:
         create_dataset(source, schema, 300)
-        job_id = _start_job(cluster, migration_config("purged", source, target_server, schema))
+        job_id = start_job(cluster, migration_config("purged", source, target_server, schema))
         wait_for(lambda: same_data(source, target_server, schema), 60, "the copy")
         cluster.post("/v2/job/pause", job_id=job_id)
         wait_for(lambda: not _running_allocation(cluster, job_id, "dest")

@@ -12,12 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 from scripts.tls_certs import TLSFiles, make_tls_files
-from tests.support.e2e import create_dataset, migration_config, same_data, write_some
+from tests.support.e2e import (
+    create_dataset,
+    migration_config,
+    new_schema,
+    same_data,
+    start_job,
+    wait_released,
+    write_some,
+)
 from tests.support.redis_urls import E2E_REDIS_URL
 from tests.support.security import (
     admin_pages,
@@ -28,36 +35,7 @@ from tests.support.security import (
 )
 
 NODES = ("sec-a", "sec-b")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
-    running = Cluster(tmp_path_factory.mktemp("cluster"), E2E_REDIS_URL).start()
-    for node in NODES:
-        running.start_worker(node, node_id=node)
-    try:
-        wait_for(lambda: len(running.get("/v2/nodes")["nodes"]) >= 2, 90, "both nodes")
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(autouse=True)
-def delete_jobs_afterwards(cluster: Cluster) -> Iterator[None]:
-    yield
-    for job in cluster.get("/v2/jobs")["jobs"]:
-        cluster.request("POST", "/v2/job/delete", form={"job_id": job["job_id"]})
-
-
-def in_incremental(cluster: Cluster, job_id: str) -> bool:
-    return any("job_stage_incr" in e for e in cluster.events(job_id, "dest"))
-
-
-def start_job(cluster: Cluster, config: dict[str, Any]) -> str:
-    job_id = str(cluster.post("/v2/job/migration", config)["job"]["job_id"])
-    wait_for(lambda: in_incremental(cluster, job_id), 180, f"{job_id} to reach incremental")
-    return job_id
+pytestmark = pytest.mark.usefixtures("jobs_deleted_afterwards")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +47,7 @@ def test_a_job_between_tls_only_servers_copies_and_replicates(
         cluster: Cluster, tls_files: TLSFiles) -> None:
     with MariaDBServer(server_id=121, tls=tls_files) as source, \
             MariaDBServer(server_id=122, tls=tls_files) as target:
-        schema = f"tls_{uuid.uuid4().hex[:8]}"
+        schema = new_schema("tls")
         create_dataset(source, schema, 2_000)
         config = migration_config("tls", source, target, schema)
         assert config["src_task"]["mysql_connection_config"]["mysql_ssl_ca"] == str(tls_files.ca)
@@ -106,7 +84,7 @@ def test_a_job_password_appears_in_no_response_log_event_admin_page_or_redis_val
         return status, body
 
     monkeypatch.setattr(cluster, "request", recorded)
-    schema = f"sec_{uuid.uuid4().hex[:8]}"
+    schema = new_schema("sec")
     create_dataset(source_server, schema, 1_000)
     config = migration_config("secret", source_server, target_server, schema)
     for side in ("src_task", "dest_task"):
@@ -189,6 +167,8 @@ def test_crafted_names_and_filters_replicate_inertly_and_run_nothing_else(
             f"SELECT id FROM {target_table}")) == [-1, 1, 2, 3, 4, 5, 6], 90,
             "the filtered rows under the crafted names")
         cluster.post("/v2/job/pause", job_id=job_id)
+        # Stopped before the clean-up's DROP DATABASE, which a running job would replicate.
+        wait_released(job_id, E2E_REDIS_URL)
     for server in (source_server, target_server):
         assert server.execute(f"SELECT id FROM {mark}.c") == [(1,)]
     statements = logged[source_server] + logged[target_server]

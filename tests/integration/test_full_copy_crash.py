@@ -14,7 +14,7 @@ import redis
 
 from replication.wire.transport import stream_key
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.full_copy import table_checksum
+from tests.support.digest import table_digest
 from tests.support.redis_urls import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +93,6 @@ def test_a_killed_copy_resumes_after_its_checkpoint(
     assert "starting table `" + fresh_schema + "`.`big`" not in log
     assert "DONE mysql-bin." in log
     for table in ("big", "nokey"):
-        assert table_checksum(target_server, fresh_schema, table) == \
-            table_checksum(source_server, fresh_schema, table), table
+        assert table_digest(target_server, fresh_schema, table) == \
+            table_digest(source_server, fresh_schema, table), table
     assert redis_client.exists(stream_key(job_id)) == 0

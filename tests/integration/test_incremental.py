@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import make_job, start_runner, wait_converged
+from tests.support.digest import wait_equal
+from tests.support.incremental import make_job, start_runner, wait_streaming
 
 
 def _prepare(source: MariaDBServer, target: MariaDBServer, schema: str) -> None:
@@ -28,7 +27,7 @@ def test_mixed_writes_from_auto_gtid_converge(source_server: MariaDBServer, targ
     src = start_runner(SrcRunner, job, redis_client)
     dest = start_runner(DestRunner, job, redis_client)
     try:
-        time.sleep(1.5)  # auto_gtid: writes after the src took its position
+        wait_streaming(src)  # auto_gtid: writes after the src took its position
         conn = source_server.connect(database=s)
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s)",
@@ -48,7 +47,7 @@ def test_mixed_writes_from_auto_gtid_converge(source_server: MariaDBServer, targ
             cur.execute("CREATE TABLE t2 (id INT PRIMARY KEY, w INT)")
             cur.execute("INSERT INTO t2 VALUES (1, 1), (2, 2)")
         conn.close()
-        wait_converged(source_server, target_server, s, runners=(src, dest))
+        wait_equal(source_server, target_server, s, runners=(src, dest))
     finally:
         assert src.stop() < 3
         assert dest.stop() < 3

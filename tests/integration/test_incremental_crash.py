@@ -16,11 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+import pymysql
 import pytest
 import redis
 
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import table_summary
+from tests.support.digest import schema_digest
 from tests.support.redis_urls import REDIS_TEST_URL
 from tests.support.workload import Workload, create_tables
 
@@ -45,6 +47,28 @@ def _spawn(task: str, job_file: Path, log_dir: Path) -> subprocess.Popen[bytes]:
                              "--redis", REDIS_TEST_URL], cwd=ROOT, stdout=out, stderr=out)
 
 
+def _applied(target: MariaDBServer, schema: str) -> int:
+    """The counter increments the target holds: one per applied workload transaction that
+    increments (-1 before the copy created the table)."""
+    try:
+        return int(target.execute(f"SELECT IFNULL(SUM(n), 0) FROM `{schema}`.counter")[0][0])
+    except pymysql.err.ProgrammingError:
+        return -1
+
+
+def _wait_applied(target: MariaDBServer, schema: str, workload: Workload, more: int,
+                  procs: dict[str, subprocess.Popen[bytes]], log_dir: Path) -> None:
+    """Wait until the workload wrote ``more`` transactions and the target applied some of them."""
+    mark, applied = workload.transactions, _applied(target, schema)
+
+    def moved() -> bool:
+        for task, proc in procs.items():
+            assert proc.poll() is None, f"{task} exited: {(log_dir / f'{task}.log').read_text()[-3000:]}"
+        return workload.transactions >= mark + more and _applied(target, schema) > applied
+
+    wait_for(moved, 120, f"{more} more source transactions and progress on the target")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", ["dest", "src"])
 def test_sigkill_then_restart_applies_each_transaction_once(
@@ -58,20 +82,22 @@ def test_sigkill_then_restart_applies_each_transaction_once(
     rng = random.Random(hash(victim))
     try:
         for _ in range(3):
-            time.sleep(rng.uniform(1.5, 4.0))
+            # Killed in the middle of work: after the target applied some of the source's
+            # newest transactions (a random number of them), whatever the machine's speed.
+            _wait_applied(target_server, fresh_schema, workload, rng.randint(50, 400), procs, tmp_path)
             os.kill(procs[victim].pid, signal.SIGKILL)
             procs[victim].wait()
             procs[victim] = _spawn(victim, job_file, tmp_path)
-        time.sleep(2)
+        _wait_applied(target_server, fresh_schema, workload, 50, procs, tmp_path)
         workload.stop()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             for task, proc in procs.items():
                 assert proc.poll() is None, f"{task} exited: {(tmp_path / f'{task}.log').read_text()[-3000:]}"
-            if table_summary(source_server, fresh_schema) == table_summary(target_server, fresh_schema):
+            if schema_digest(source_server, fresh_schema) == schema_digest(target_server, fresh_schema):
                 break
             time.sleep(1)
-        assert table_summary(target_server, fresh_schema) == table_summary(source_server, fresh_schema)
+        assert schema_digest(target_server, fresh_schema) == schema_digest(source_server, fresh_schema)
         counts = source_server.execute(f"SELECT SUM(n) FROM `{fresh_schema}`.counter")[0][0]
         assert target_server.execute(f"SELECT SUM(n) FROM `{fresh_schema}`.counter")[0][0] == counts
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pymysql
@@ -14,13 +13,8 @@ from replication.sinks.mysql.applier import MySQLApplier
 from replication.sinks.mysql.checkpoint import PENDING_DDL_SEQ, TABLE
 from replication.wire.changes import RowEvent
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import (
-    Running,
-    make_job,
-    start_runner,
-    table_summary,
-    wait_converged,
-)
+from tests.support.digest import schema_digest, wait_equal
+from tests.support.incremental import Running, make_job, start_runner, wait_streaming
 
 
 def _source_writes(source: MariaDBServer, schema: str, *statements: str) -> None:
@@ -42,7 +36,7 @@ def _prepare(source: MariaDBServer, target: MariaDBServer, schema: str) -> None:
 def _start(job: Any, client: redis.Redis) -> tuple[Running, Running]:
     src = start_runner(SrcRunner, job, client)
     dest = start_runner(DestRunner, job, client)
-    time.sleep(1.5)  # auto_gtid: write after the src took its position
+    wait_streaming(src)  # auto_gtid: write after the src took its position
     return src, dest
 
 
@@ -61,12 +55,12 @@ def test_create_table_select_replicates_the_rows_of_its_transaction(
                        "FROM t1 WHERE id > 20",
                        "CREATE OR REPLACE TABLE t2 SELECT * FROM t1 WHERE id <= 10",
                        "INSERT INTO t3 VALUES (1000, 1)")
-        wait_converged(source_server, target_server, s, timeout=30, runners=(src, dest))
+        wait_equal(source_server, target_server, s, timeout=30, runners=(src, dest))
     finally:
         src.stop()
         dest.stop()
-    assert table_summary(target_server, s)["t2"][0] == 10
-    assert table_summary(target_server, s)["t3"][0] == 31
+    assert schema_digest(target_server, s)["t2"][0] == 10
+    assert schema_digest(target_server, s)["t3"][0] == 31
 
 
 def test_crash_between_ddl_and_its_rows_applies_the_rows_once(
@@ -97,11 +91,11 @@ def test_crash_between_ddl_and_its_rows_applies_the_rows_once(
         assert marker, "the DDL-in-progress marker must survive the failure"
         assert target_server.execute(f"SELECT COUNT(*) FROM `{s}`.t2")[0][0] == 0
         dest = start_runner(DestRunner, job, redis_client)
-        wait_converged(source_server, target_server, s, timeout=30, runners=(src, dest))
+        wait_equal(source_server, target_server, s, timeout=30, runners=(src, dest))
     finally:
         src.stop()
         dest.stop()
-    assert table_summary(target_server, s)["t2"][0] == 50
+    assert schema_digest(target_server, s)["t2"][0] == 50
     assert not target_server.execute(f"SELECT 1 FROM {TABLE} WHERE job_id=%s AND seq=%s",
                                      (job_id, PENDING_DDL_SEQ))
 
@@ -138,9 +132,9 @@ def test_ddl_keeps_the_replicated_tables_and_skips_views_triggers_and_routines(
             "ALTER VIEW v AS SELECT 1 AS one",
             "DROP VIEW v", "DROP TRIGGER tr", "DROP PROCEDURE p", "DROP FUNCTION f", "DROP EVENT e",
             "CREATE TABLE after_all (id INT PRIMARY KEY)", "INSERT INTO after_all VALUES (1)")
-        wait_converged(source_server, target_server, s, timeout=30, runners=(src, dest))
+        wait_equal(source_server, target_server, s, timeout=30, runners=(src, dest))
     finally:
         src.stop()
         dest.stop()
         source_server.execute(f"DROP DATABASE IF EXISTS `{other}`")
-    assert set(table_summary(target_server, s)) == {"t1_new", "emptied", "after_all"}
+    assert set(schema_digest(target_server, s)) == {"t1_new", "emptied", "after_all"}

@@ -9,7 +9,8 @@ import redis
 
 from replication.runners import DestRunner, SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import make_job, start_runner, wait_converged
+from tests.support.digest import wait_equal
+from tests.support.incremental import make_job, start_runner, wait_streaming
 
 COLUMNS = """
   id INT PRIMARY KEY,
@@ -56,7 +57,7 @@ def test_every_type_replicates_exactly(source_server: MariaDBServer, target_serv
     src = start_runner(SrcRunner, job, redis_client)
     dest = start_runner(DestRunner, job, redis_client)
     try:
-        time.sleep(1.5)  # auto_gtid: write after the src took its position
+        wait_streaming(src)  # auto_gtid: write after the src took its position
         conn = source_server.connect(database=s)
         with conn.cursor() as cur:
             cur.execute("SET SESSION sql_mode = '', time_zone = '+05:00'")
@@ -71,7 +72,7 @@ def test_every_type_replicates_exactly(source_server: MariaDBServer, target_serv
             time.sleep(0.5)
         for want, got in zip(_rows(source_server, s), _rows(target_server, s), strict=True):
             assert got == want  # one row at a time, so a failure shows the column that differs
-        wait_converged(source_server, target_server, s, runners=(src, dest))
+        wait_equal(source_server, target_server, s, runners=(src, dest))
     finally:
         src.stop()
         dest.stop()

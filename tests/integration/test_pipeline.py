@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import redis
 
 from replication.runners import DestRunner, SrcRunner
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.incremental import make_job, start_runner, table_summary, wait_converged
+from tests.support.digest import schema_digest, wait_equal
+from tests.support.incremental import make_job, start_runner
 from tests.support.workload import Workload, create_tables
 
 
@@ -23,7 +23,8 @@ def test_full_copy_then_binlog_converges_under_writes(
     dest = start_runner(DestRunner, job, redis_client)
     src = start_runner(SrcRunner, job, redis_client)
     try:
-        time.sleep(4)
+        # The DDL and the large transaction come after the copy, with the workload still on.
+        wait_for(lambda: ("Driver", "job_stage_incr") in dest.events, 120, "the copy to finish")
         conn = source_server.connect(database=fresh_schema)
         with conn.cursor() as cur:
             cur.execute("ALTER TABLE items ADD COLUMN color VARCHAR(10) DEFAULT 'red'")
@@ -33,14 +34,15 @@ def test_full_copy_then_binlog_converges_under_writes(
             cur.executemany("INSERT INTO log VALUES (%s, 0, NULL)", [(i,) for i in range(1, 20_001)])
             conn.commit()
         conn.close()
-        time.sleep(2)
+        mark = workload.transactions
+        wait_for(lambda: workload.transactions >= mark + 20, 60, "writes after the large one")
         workload.stop()
         assert workload.transactions > 50
-        wait_converged(source_server, target_server, fresh_schema, timeout=120, runners=(src, dest))
+        wait_equal(source_server, target_server, fresh_schema, timeout=120, runners=(src, dest))
     finally:
         workload.stop()
         assert src.stop() < 3
         assert dest.stop() < 3
     assert ("Driver", "job_stage_full") in dest.events and ("Driver", "job_stage_incr") in dest.events
-    assert table_summary(target_server, fresh_schema)["log"][0] >= 20_000
+    assert schema_digest(target_server, fresh_schema)["log"][0] >= 20_000
     assert src.ctx.stats.read_master_tx_count > 0 and dest.ctx.stats.exec_master_tx_count > 0

@@ -6,25 +6,22 @@ target must equal the source (count and sum of per-row CRC32)."""
 from __future__ import annotations
 
 import datetime
-import time
 import uuid
 from collections.abc import Iterator
 
-import pymysql
 import pytest
 import redis
 
 from replication.runners import DestRunner, SrcRunner
 from replication.sinks.mysql.schema_history import load_history
 from replication.wire.transport import RedisTransport
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.test_full_copy import TYPES_DDL, TYPES_ROWS
-from tests.support.full_copy import schema_crc_sums
-from tests.support.incremental import Running, make_job, start_runner
+from tests.support.digest import schema_digest, wait_equal
+from tests.support.every_type import TYPES_DDL, TYPES_ROWS
+from tests.support.incremental import Running, make_job, start_runner, wait_streaming
 from tests.support.workload import Workload, create_tables
 
-ER_BAD_FIELD, ER_PARSE, ER_NO_SUCH_TABLE = 1054, 1064, 1146
-DDL_RACES = (ER_BAD_FIELD, ER_PARSE, ER_NO_SUCH_TABLE)
 EVOLVING = ("CREATE TABLE evolving (id INT PRIMARY KEY, b VARCHAR(20), x INT UNSIGNED, "
             "c SMALLINT, e ENUM('p','q'), l VARCHAR(10) CHARACTER SET latin1)")
 WHILE_RUNNING = [
@@ -87,27 +84,6 @@ def _start(job: object, client: redis.Redis) -> tuple[Running, Running]:
     return start_runner(SrcRunner, job, client), start_runner(DestRunner, job, client)
 
 
-def _converge(source: MariaDBServer, target: MariaDBServer, schema: str,
-              runners: tuple[Running, ...], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    want = got = None
-    while time.monotonic() < deadline:
-        for r in runners:
-            assert not r.error, r.error
-        try:
-            want, got = schema_crc_sums(source, schema), schema_crc_sums(target, schema)
-        except pymysql.err.MySQLError as exc:
-            if exc.args[0] not in DDL_RACES:
-                raise
-            # A DDL changed the table between reading its columns and summing them (a RENAME
-            # in progress lists the table with no columns: an empty column list).
-            continue
-        if want == got:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"target did not converge:\nsource={want}\ntarget={got}")
-
-
 def test_ddl_while_running_and_while_paused_replicates_exactly(
         source: MariaDBServer, target_server: MariaDBServer, redis_client: redis.Redis,
         job_id: str, schema: str) -> None:
@@ -118,9 +94,10 @@ def test_ddl_while_running_and_while_paused_replicates_exactly(
     workload = Workload(source, schema).start()
     try:
         _run(source, schema, WHILE_RUNNING)
-        time.sleep(1)
+        mark = workload.transactions
+        wait_for(lambda: workload.transactions >= mark + 20, 60, "writes after the DDL")
         workload.stop()
-        _converge(source, target_server, schema, (src, dest))
+        wait_equal(source, target_server, schema, (src, dest))
         src.stop()
         dest.stop()
         # Paused: the source moves on across several DDLs; the src resumes behind them.
@@ -132,12 +109,12 @@ def test_ddl_while_running_and_while_paused_replicates_exactly(
                               f" SELECT id + 100, {', '.join(_types_columns(source, schema))} "
                               "FROM types"])
         src, dest = _start(job, redis_client)
-        _converge(source, target_server, schema, (src, dest))
+        wait_equal(source, target_server, schema, (src, dest))
     finally:
         workload.stop()
         src.stop()
         dest.stop()
-    sums = schema_crc_sums(target_server, schema)
+    sums = schema_digest(target_server, schema)
     assert sums["evolved"][0] == 7 and sums["later"][0] == 1 and sums["types"][0] == 8
     assert "evolving" not in sums
     assert target_server.execute(f"SELECT id, s, ee, bee FROM `{schema}`.evolved WHERE id IN (5, 6)") \
@@ -165,25 +142,22 @@ def test_a_src_that_read_past_ddls_restarts_behind_them_with_the_older_columns(
     job = make_job(job_id, source_server, target_server, s, auto_gtid=True)
     src, dest = _start(job, redis_client)
     try:
-        time.sleep(1.5)  # auto_gtid: the src takes its position first
+        wait_streaming(src)  # auto_gtid: the src takes its position first
         _run(source_server, s, ["INSERT INTO t VALUES (1, 'one', 1)"])
-        _converge(source_server, target_server, s, (src, dest))
+        wait_equal(source_server, target_server, s, (src, dest))
         dest.stop()  # the target stops here; the src reads on, past two DDLs
         _run(source_server, s, ["INSERT INTO t VALUES (2, 'two', 2)",
                                 "ALTER TABLE t DROP COLUMN a",
                                 "INSERT INTO t VALUES (3, 3)",
                                 "ALTER TABLE t ADD COLUMN c DATETIME FIRST",
                                 "INSERT INTO t VALUES ('2024-01-02 03:04:05', 4, 4)"])
-        history = load_history(lambda: target_server.connect(), job_id)
-        deadline = time.monotonic() + 30
-        while len(history.versions) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            history = load_history(lambda: target_server.connect(), job_id)
-        assert len(history.versions) == 3  # the base, then one per DDL, kept before sending
+        # The base, then one version per DDL, kept before sending.
+        wait_for(lambda: len(load_history(target_server.connect, job_id).versions) == 3, 30,
+                 "a version per DDL")
         src.stop()
         RedisTransport(redis_client, job_id).delete()
         src, dest = _start(job, redis_client)
-        _converge(source_server, target_server, s, (src, dest))
+        wait_equal(source_server, target_server, s, (src, dest))
     finally:
         src.stop()
         dest.stop()

@@ -3,7 +3,6 @@ requirement is named with its fix, and the src task refuses exactly what validat
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from replication.errors import SourceError
 from replication.runners import SrcRunner
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.api_examples import MIGRATION_REQUEST, pointed_at
-from tests.support.incremental import make_job, start_runner
+from tests.support.incremental import make_job, start_runner, wait_streaming
 from tests.support.redis_urls import REDIS_TEST_URL
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +127,7 @@ def test_binlog_compression_turned_on_while_running_stops_at_the_compressed_even
     job = make_job(job_id, restore, target_server, "squeezed", auto_gtid=True)
     running = start_runner(SrcRunner, job, redis_client)
     try:
-        time.sleep(1.5)  # auto_gtid: the src takes its position first
+        wait_streaming(running)  # auto_gtid: the src takes its position first
         restore.execute("SET GLOBAL log_bin_compress = ON")
         restore.execute("INSERT INTO squeezed.t VALUES (1, REPEAT('x', 5000))")
         running.thread.join(30)

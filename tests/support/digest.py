@@ -42,9 +42,12 @@ def _columns(server: MariaDBServer, schema: str, table: str) -> list[tuple[str, 
 
 
 def table_digest(server: MariaDBServer, schema: str, table: str,
-                 columns: list[str] | None = None, where: str = "") -> Digest:
-    """(row count, SUM of a CRC32 per row) over ``columns`` (default: all, in table order)."""
+                 columns: list[str] | None = None, where: str = "") -> Digest | None:
+    """(row count, SUM of a CRC32 per row) over ``columns`` (default: all, in table order);
+    None when the table does not exist."""
     types = dict(_columns(server, schema, table))
+    if not types:
+        return None
     names = columns or list(types)
     sql = (f"SELECT COUNT(*), IFNULL(SUM(CRC32({row_text_sql([(n, types[n]) for n in names])})), 0) "
            f"FROM {quote_ident(schema)}.{quote_ident(table)}")
@@ -54,7 +57,7 @@ def table_digest(server: MariaDBServer, schema: str, table: str,
     return int(count), int(crc)
 
 
-def schema_digest(server: MariaDBServer, schema: str) -> dict[str, Digest]:
+def schema_digest(server: MariaDBServer, schema: str) -> dict[str, Digest | None]:
     """``table_digest`` of every base table of ``schema``, by name."""
     tables = [str(t) for (t,) in server.execute(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "

@@ -1,10 +1,16 @@
-"""Helpers for the end-to-end tests: data sets, comparisons and job configs."""
+"""Helpers for the end-to-end tests: data sets, comparisons, job configs, and what a running
+deployment says about its nodes and jobs (the fixtures are in ``tests/integration/conftest.py``)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import redis
+
+from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.digest import table_digest
 
 
 def create_dataset(server: MariaDBServer, schema: str, rows: int) -> None:
@@ -35,22 +41,9 @@ def write_some(server: MariaDBServer, schema: str, start: int, count: int) -> No
         server.execute(f"UPDATE `{schema}`.counter SET n = n + 1")
 
 
-def table_digest(server: MariaDBServer, schema: str, table: str) -> tuple[Any, ...]:
-    """Row count and an order-independent checksum of every column."""
-    cols = [r[0] for r in server.execute(
-        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
-        "ORDER BY ORDINAL_POSITION", (schema, table))]
-    if not cols:
-        return ("missing",)
-    parts = ", ".join(f"IFNULL(`{c}`, '\\N')" for c in cols)
-    row = server.execute(
-        f"SELECT COUNT(*), COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', {parts}))), 0) FROM `{schema}`.`{table}`"
-    )[0]
-    return tuple(row)
-
-
 def same_data(source: MariaDBServer, target: MariaDBServer, schema: str,
               tables: tuple[str, ...] = ("items", "counter")) -> bool:
+    """Whether each of ``tables`` has the same digest on both servers."""
     return all(table_digest(source, schema, t) == table_digest(target, schema, t) for t in tables)
 
 
@@ -62,3 +55,35 @@ def migration_config(name: str, source: MariaDBServer, target: MariaDBServer, sc
                      "replicate_do_db": [{"table_schema": schema}], "chunk_size": 1000, **src_extra},
         "dest_task": {"mysql_connection_config": target.connection_config()},
     }
+
+
+def new_schema(prefix: str = "e2e") -> str:
+    """A schema name no other test uses."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def ready_nodes(cluster: Cluster) -> set[str]:
+    return {n["node_id"] for n in cluster.get("/v2/nodes")["nodes"] if n["node_status"] == "ready"}
+
+
+def in_incremental(cluster: Cluster, job_id: str) -> bool:
+    """The dest announced the incremental stage: the full copy is over."""
+    return any("job_stage_incr" in e for e in cluster.events(job_id, "dest"))
+
+
+def start_job(cluster: Cluster, config: dict[str, Any], job_type: str = "migration") -> str:
+    """Create a job through the API; its id once it reached the incremental stage."""
+    job_id = str(cluster.post(f"/v2/job/{job_type}", config)["job"]["job_id"])
+    wait_for(lambda: in_incremental(cluster, job_id), 180, f"{job_id} to reach incremental")
+    return job_id
+
+
+def wait_released(job_id: str, redis_url: str) -> None:
+    """Wait until both of the job's tasks let go of their leases: they stopped for good (after
+    a pause or a delete), so nothing more reaches the target."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: not client.exists(f"dtle:lease:{job_id}:src", f"dtle:lease:{job_id}:dest"),
+                 30, "both tasks to let go of their leases")
+    finally:
+        client.close()

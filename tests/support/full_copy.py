@@ -1,4 +1,4 @@
-"""Helpers for the full-copy tests: a job config, an in-process copy, and table checksums."""
+"""Helpers for the full-copy tests: a job config and an in-process copy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from replication.config import JobConfig, SchemaRule
-from replication.mysql import connect, quote_ident
+from replication.mysql import connect
 from replication.position import BinlogPosition
 from replication.sinks.mysql.snapshot import SnapshotApplier
 from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
@@ -79,47 +79,3 @@ def run_copy(job: JobConfig, client: redis.Redis, workers: int = 2, capacity: in
         applier.close()
         src_transport.delete()
     return result["position"], applier
-
-
-def _checksum_expr(name: str, data_type: str) -> str:
-    col = quote_ident(name)
-    if data_type == "float":
-        col = f"CAST({col} AS DOUBLE)"
-    return f"HEX(CAST({col} AS BINARY)), ISNULL({col})"
-
-
-def table_checksum(server: MariaDBServer, schema: str, table: str,
-                   columns: list[str] | None = None, where: str = "") -> tuple[int, int]:
-    """(row count, BIT_XOR of a CRC32 per row) over ``columns`` (default: all)."""
-    types = dict(server.execute(
-        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
-        "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table)))
-    names = columns or list(types)
-    exprs = ", ".join(_checksum_expr(n, types[n]) for n in names)
-    sql = (f"SELECT COUNT(*), IFNULL(BIT_XOR(CRC32(CONCAT_WS('#', {exprs}))), 0) "
-           f"FROM {quote_ident(schema)}.{quote_ident(table)}")
-    if where:
-        sql += f" WHERE {where}"
-    count, crc = server.execute(sql)[0]
-    return int(count), int(crc)
-
-
-def table_crc_sum(server: MariaDBServer, schema: str, table: str) -> tuple[int, int]:
-    """(row count, SUM of a CRC32 per row) over every column: a duplicated row changes the sum
-    (BIT_XOR would cancel a pair)."""
-    types = dict(server.execute(
-        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
-        "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table)))
-    exprs = ", ".join(_checksum_expr(n, types[n]) for n in types)
-    count, crc = server.execute(
-        f"SELECT COUNT(*), IFNULL(SUM(CRC32(CONCAT_WS('#', {exprs}))), 0) "
-        f"FROM {quote_ident(schema)}.{quote_ident(table)}")[0]
-    return int(count), int(crc)
-
-
-def schema_crc_sums(server: MariaDBServer, schema: str) -> dict[str, tuple[int, int]]:
-    """``table_crc_sum`` of every table of ``schema``."""
-    tables = [t for (t,) in server.execute(
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
-        "ORDER BY TABLE_NAME", (schema,))]
-    return {t: table_crc_sum(server, schema, t) for t in tables}

@@ -1,4 +1,4 @@
-"""Helpers for the incremental and pipeline tests: build jobs, run runners, compare tables."""
+"""Helpers for the incremental and pipeline tests: build jobs and run runners on threads."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from replication.config import (
     SchemaRule,
     SrcTaskConfig,
 )
-from replication.stats import TaskStats
+from replication.stats import STAGE_SENDING, STAGE_WAITING, TaskStats
 from replication.stop import ManualStop
 from replication.task import TaskContext
 from replication.wire.transport import RedisTransport
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 
 
@@ -78,27 +79,9 @@ def start_runner(runner_cls: Callable[[TaskContext], Any], job: JobConfig,
     return running
 
 
-def table_summary(server: MariaDBServer, schema: str) -> dict[str, tuple[int, int]]:
-    """(row count, CHECKSUM TABLE) of every table in ``schema``."""
-    out = {}
-    for (table,) in server.execute("SELECT TABLE_NAME FROM information_schema.TABLES "
-                                   "WHERE TABLE_SCHEMA=%s ORDER BY TABLE_NAME", (schema,)):
-        count = server.execute(f"SELECT COUNT(*) FROM `{schema}`.`{table}`")[0][0]
-        checksum = server.execute(f"CHECKSUM TABLE `{schema}`.`{table}`")[0][1]
-        out[table] = (int(count), int(checksum or 0))
-    return out
-
-
-def wait_converged(source: MariaDBServer, target: MariaDBServer, schema: str, timeout: float = 60.0,
-                   runners: tuple[Running, ...] = (), target_schema: str | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    want = got = None
-    while time.monotonic() < deadline:
-        for r in runners:
-            assert not r.error, r.error
-        want = table_summary(source, schema)
-        got = table_summary(target, target_schema or schema)
-        if want == got:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"target did not converge: source={want} target={got}")
+def wait_streaming(running: Running, timeout: float = 30.0) -> None:
+    """Wait until the src reads the binlog: its start position is taken, so whatever is written
+    from now on is replicated (an ``auto_gtid`` job starts from the position it finds)."""
+    wait_for(lambda: running.error or running.ctx.stats.stage in (STAGE_WAITING, STAGE_SENDING),
+             timeout, "the src to read the binlog")
+    assert not running.error, running.error

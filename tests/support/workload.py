@@ -85,10 +85,14 @@ class Workload:
         self._next += 1
         return self._next
 
-    def run(self, count: int | None = None, pause: float = 0.0) -> None:
+    def run(self, count: int | None = None, pause: float = 0.0, at: float | None = None) -> None:
+        """Write until stopped or ``count`` transactions; ``at``: as if at that Unix time (the
+        binlog events carry it), so the changes are as old as a test needs them."""
         conn = self._server.connect(database=self._schema)
         try:
             with conn.cursor() as cur:
+                if at is not None:
+                    cur.execute("SET SESSION timestamp = %s", (at,))
                 while not self._stop.is_set() and (count is None or self.transactions < count):
                     self.step(cur)
                     if pause:
