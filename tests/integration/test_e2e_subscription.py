@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,19 +19,7 @@ from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.redis_urls import E2E_REDIS_URL
 
 NODE = "node-k"
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
-    running = Cluster(tmp_path_factory.mktemp("cluster"), E2E_REDIS_URL).start()
-    running.start_worker(NODE, node_id=NODE)
-    try:
-        wait_for(lambda: any(n["node_status"] == "ready" for n in running.get("/v2/nodes")["nodes"]),
-                 90, "the node to be ready")
-        yield running
-    finally:
-        running.stop()
+NODES = (NODE,)  # the deployment of tests/integration/conftest.py
 
 
 def _example_config(name: str, source: MariaDBServer, broker: KafkaBroker, schema: str,
