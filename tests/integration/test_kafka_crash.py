@@ -28,6 +28,7 @@ import pytest
 import redis
 
 from replication.sinks.kafka.broker import read_topic
+from scripts.cluster import wait_for
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.kafka import Message, TopicReader, message_of
@@ -138,11 +139,14 @@ def test_sigkill_under_writes_publishes_each_change_once_in_key_order(
                           timeout=120, errors=alive)
         workload.start(pause=0.001)
         for _ in range(3):
-            time.sleep(rng.uniform(1.5, 4.0))
+            # Killed after a random number of source transactions, whatever the machine's speed.
+            mark = workload.transactions + rng.randint(100, 600)
+            wait_for(lambda m=mark: alive() or workload.transactions >= m, 120, "more source writes")
             os.kill(procs[victim].pid, signal.SIGKILL)
             procs[victim].wait()
             procs[victim] = _spawn(victim, job_file, tmp_path)
-        time.sleep(2)
+        mark = workload.transactions + 50
+        wait_for(lambda: alive() or workload.transactions >= mark, 120, "writes after the last kill")
         workload.stop()
         want = _source_state(source_server, s)
         deadline = time.monotonic() + 120
