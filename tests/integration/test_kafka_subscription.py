@@ -16,7 +16,8 @@ import redis
 from replication.runners import DestRunner, SrcRunner
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.test_incremental_types import COLUMNS, ROWS
+from tests.support.every_type import BINLOG_COLUMNS as COLUMNS
+from tests.support.every_type import BINLOG_ROWS as ROWS
 from tests.support.incremental import start_runner
 from tests.support.kafka import Message, TopicReader, kafka_job
 

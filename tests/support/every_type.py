@@ -1,5 +1,6 @@
-"""A table with a column of every type the copy and the binlog decoder handle, and rows at
-the edges of each type's range (NULL, zero dates, extreme numbers, multi-byte text, binary)."""
+"""Tables with a column of every type the copy and the binlog decoder handle, and rows at the
+edges of each type's range (NULL, zero dates, extreme numbers, multi-byte text, binary):
+``TYPES_*`` for the full copy, ``BINLOG_*`` (a table's columns and its rows) for the binlog path."""
 
 from __future__ import annotations
 
@@ -32,4 +33,30 @@ TYPES_ROWS = [
     " 'b', 'x,y,z', '\"str\"', 'ab\\\\c', '''quoted''', 'blob', 'O''Reilly \\\"q\\\"',"
     " '\u00ff\u00e9', '\u9f98\u9f99', 'x', 1, 1, 1, 1e-40, 5e-324, '9999-12-31',"
     " '9999-12-31 23:59:59', 'abc', DEFAULT, DEFAULT)",
+]
+
+BINLOG_COLUMNS = """
+  id INT PRIMARY KEY,
+  d DATE NULL, dn DATE NOT NULL DEFAULT '2000-01-01',
+  dt DATETIME(6) NULL, dt0 DATETIME NULL, ts TIMESTAMP(3) NULL DEFAULT NULL,
+  tm TIME(6) NULL, tm1 TIME(1) NULL, y YEAR NULL,
+  dec1 DECIMAL(65,30) NULL, dec2 DECIMAL(10,0) UNSIGNED NULL, f FLOAT NULL, db DOUBLE NULL,
+  b BIT(10) NULL, e ENUM('a','b','c') NULL, s SET('x','y','z') NULL,
+  vc VARCHAR(20) CHARACTER SET latin1 NULL, g VARCHAR(20) CHARACTER SET gbk NULL,
+  u8 VARCHAR(20) CHARACTER SET utf8mb4 NULL, bin BINARY(4) NULL, vb VARBINARY(8) NULL,
+  bl BLOB NULL, tx TEXT NULL, js JSON NULL, big BIGINT UNSIGNED NULL
+"""
+
+BINLOG_ROWS = [
+    "(1, '0000-00-00', '0000-00-00', '0000-00-00 00:00:00', '2024-00-15 10:00:00', NULL,"
+    " '-838:59:59.000000', '-00:00:01.5', 0,"
+    " -99999999999999999999999999999999999.999999999999999999999999999999,"
+    " 9999999999, 1.5, -2.2250738585072014e-308, b'1010101010', 'b', 'x,z', 'caf\xe9', '中文',"
+    " '😀 ok', 'ab', 0x00ff, 0x00010203, 'long text', '{\"k\": [1, 2.5, null]}', 18446744073709551615)",
+    "(2, '2024-02-00', '1000-01-01', '9999-12-31 23:59:59.999999', '1970-01-01 00:00:01',"
+    " '2038-01-19 03:14:07.999', '838:59:59.999999', '25:00:00.1', 2155, 0.000000000000000000000000000001,"
+    " 0, -0.0, 1e308, b'0', '', '', '', '', '', '', '', '', '', '[]', 0)",
+    "(3, NULL, '2024-02-29', '2024-02-29 12:34:56.700000', NULL, '1970-01-01 00:00:01.5',"
+    " '-00:00:00.000001', '00:00:00', 1901, 12.3, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
 ]
