@@ -1,107 +1,350 @@
-"""Full-copy throughput: the project's snapshot copy against ``mysqldump | mysql``.
+"""The full copy through what users run, against ``mysqldump | mysql`` and mydumper + myloader.
 
-    .venv/bin/python -m bench.full_copy [--rows 1000000] [--chunk-size 2000] [--workers 2]
-                                        [--apply-workers 2] [--profile FILE]
+    .venv/bin/python -m bench.full_copy [--redis redis://127.0.0.1:6379/14] [--quick]
+                                        [--shapes issue,narrow,wide,many] [--profile DIR]
 
-Starts two throw-away MariaDB servers, builds one table of ``--rows`` rows (integers, decimal,
-datetime(6), varchar, text, a nullable column), copies it into a fresh target schema with the
-project (reader and the dest's parallel chunk apply on ``--apply-workers`` target connections,
-in this process, a real Redis stream between them) and with ``mysqldump --single-transaction |
-mysql``, checks both copies against the source, and prints rows/s of each and the ratio
-project ÷ mysqldump. ``--profile`` writes cProfile stats of the project's run.
+Two throw-away MariaDB servers (source, target) and a real cluster (the API, beat and two Celery
+worker nodes as processes, ``scripts/cluster.py``, the runtime's production settings) on a Redis
+database of its own, which the bench flushes. For each shape, on the same source data:
+
+1. the project: a migration job created over HTTP with default settings copies the shape's
+   schema; timed from the POST until the dest announces ``job_stage_incr`` (it does so only
+   after the copy committed), then every table of the target must equal the source's;
+2. ``mysqldump --single-transaction <schema> | mysql`` into a fresh target schema;
+3. ``mydumper -t <cores>`` into a directory, then ``myloader -t <cores>`` (Debian package
+   ``mydumper``; the bench says so and skips that reference when it is missing).
+
+Each copy must equal the source (row count and SUM of per-row CRC32 per table) and is dropped
+afterwards. Printed per shape: rows/s of each tool, the project's ratio to each, CPU seconds of
+every process (API, beat, each worker node's task process and rest, both servers, the reference
+programs) and each worker's peak RSS during the copy.
+
+Shapes: ``issue`` one table of 1,000,000 rows ``(id bigint pk, a int, b varchar(64),
+c decimal(12,2), d datetime(6), e text)``; ``narrow`` 3,000,000 rows of three integers; ``wide``
+2,000 rows with a TEXT and a BLOB of tens of KB each; ``many`` 300 tables of 200 rows with a
+secondary index. ``--quick`` divides the row counts by five (the 300 tables stay).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 import time
-import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import pymysql
 import redis
 
-from replication.config import SchemaRule
-from replication.sinks.mysql.snapshot_pool import DEFAULT_WORKERS
+from bench.incremental_harness import (
+    BenchJob,
+    CpuMeter,
+    cpu_seconds,
+    process_groups,
+    process_tree,
+    start_cluster,
+    with_roles,
+    worker_peaks,
+)
+from bench.incremental_shapes import digest
+from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.digest import table_digest
-from tests.support.full_copy import make_job, run_copy
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def build_source(server: MariaDBServer, rows: int) -> None:
-    server.execute("CREATE DATABASE bench")
-    server.execute(
-        "CREATE TABLE bench.t (id BIGINT PRIMARY KEY, k INT NOT NULL, amount DECIMAL(14,4),"
-        " created DATETIME(6), name VARCHAR(64), note TEXT, flag TINYINT, maybe INT NULL,"
-        " KEY (k)) DEFAULT CHARSET=utf8mb4")
-    step = 200_000
-    for start in range(0, rows, step):
-        end = min(rows, start + step)
-        server.execute(
-            "INSERT INTO bench.t SELECT seq, seq % 1000, seq / 3,"
-            " '2020-01-01' + INTERVAL seq SECOND + INTERVAL seq % 1000000 MICROSECOND,"
-            " CONCAT('name-', seq, '-\u00e9'), REPEAT(CONCAT('note ', seq % 97, ' '), 4),"
-            " seq % 2, IF(seq % 5 = 0, NULL, seq)"
-            f" FROM bench.seq_{start + 1}_to_{end}")
+RSS_LIMIT_MB = 300
+DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+CORES = os.cpu_count() or 2
 
 
-def copy_with_project(source: MariaDBServer, target: MariaDBServer, chunk_size: int,
-                      workers: int, apply_workers: int, profile: str | None) -> float:
-    job_id = f"bench{uuid.uuid4().hex[:8]}-migration"
-    job = make_job(job_id, source, target, (SchemaRule(table_schema="bench",
-                                                       table_schema_rename="project"),),
-                   chunk_size=chunk_size)
-    client = redis.Redis.from_url(REDIS_URL)
-    profiler = cProfile.Profile() if profile else None
-    started = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    run_copy(job, client, workers=workers, capacity=16, timeout=3600,
-             apply_workers=apply_workers)
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(profile)
-    return time.perf_counter() - started
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    label: str
+    tables: int
+    rows: int  # per table
+
+    @property
+    def schema(self) -> str:
+        return f"fc_{self.name}"
+
+    @property
+    def total(self) -> int:
+        return self.tables * self.rows
 
 
-def copy_with_mysqldump(source: MariaDBServer, target: MariaDBServer) -> float:
-    target.execute("CREATE DATABASE dump")
-    dump = shutil.which("mariadb-dump") or "mysqldump"
-    client = shutil.which("mariadb") or "mysql"
-    started = time.perf_counter()
-    dumper = subprocess.Popen(
-        [dump, "-h127.0.0.1", f"-P{source.port}", "-uroot", "--single-transaction",
-         "--skip-triggers", "--no-tablespaces", "bench"], stdout=subprocess.PIPE)
-    loader = subprocess.run([client, "-h127.0.0.1", f"-P{target.port}", "-uroot", "dump"],
-                            stdin=dumper.stdout, check=True)
-    assert dumper.wait() == 0 and loader.returncode == 0
-    return time.perf_counter() - started
+def shapes(quick: bool) -> dict[str, Shape]:
+    div = 5 if quick else 1
+    return {s.name: s for s in (
+        Shape("issue", "1 table (bigint pk, int, varchar, decimal, datetime(6), text)", 1,
+              1_000_000 // div),
+        Shape("narrow", "1 table of narrow rows (3 integers)", 1, 3_000_000 // div),
+        Shape("wide", "1 table of wide rows (TEXT ~30 KB + BLOB ~20 KB)", 1, 2_000 // div),
+        Shape("many", "300 small tables (200 rows, a secondary index)", 300, 200),
+    )}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="full copy vs mysqldump | mysql")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--chunk-size", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--apply-workers", type=int, default=DEFAULT_WORKERS)
-    parser.add_argument("--profile", default=None)
-    args = parser.parse_args()
-    with MariaDBServer(server_id=201) as source, MariaDBServer(server_id=202) as target:
-        print(f"building {args.rows} rows ...", flush=True)
-        build_source(source, args.rows)
-        expected = table_digest(source, "bench", "t")
-        dump_seconds = copy_with_mysqldump(source, target)
-        assert table_digest(target, "dump", "t") == expected, "mysqldump copy differs"
-        project_seconds = copy_with_project(source, target, args.chunk_size, args.workers,
-                                            args.apply_workers, args.profile)
-        assert table_digest(target, "project", "t") == expected, "project copy differs"
-    project_rate, dump_rate = args.rows / project_seconds, args.rows / dump_seconds
-    print(f"project:   {project_seconds:7.2f} s  {project_rate:10.0f} rows/s")
-    print(f"mysqldump: {dump_seconds:7.2f} s  {dump_rate:10.0f} rows/s")
-    print(f"ratio project/mysqldump: {project_rate / dump_rate:.2f}")
+def build(server: MariaDBServer, shape: Shape) -> None:
+    """The shape's schema on the source, deterministic data made by the server itself."""
+    conn = server.connect(ssl_disabled=True)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {shape.schema} DEFAULT CHARSET utf8mb4")
+        cur.execute(f"USE {shape.schema}")
+        if shape.name == "issue":
+            cur.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, a INT, b VARCHAR(64), "
+                        "c DECIMAL(12,2), d DATETIME(6), e TEXT)")
+            _fill(cur, shape.rows, "INSERT INTO t SELECT seq, seq % 100003, CONCAT('name-', seq, "
+                  "'-\u00e9'), (seq % 1000000) / 7, '2020-01-01' + INTERVAL seq SECOND + INTERVAL "
+                  "seq % 999999 MICROSECOND, IF(seq % 10 = 0, NULL, REPEAT(CONCAT('note ', seq % 97, "
+                  "' '), 1 + seq % 8)) FROM seq_{lo}_to_{hi}")
+        elif shape.name == "narrow":
+            cur.execute("CREATE TABLE t (id INT PRIMARY KEY, a INT NOT NULL, b SMALLINT)")
+            _fill(cur, shape.rows, "INSERT INTO t SELECT seq, seq * 7 % 1000003, seq % 30000 "
+                  "FROM seq_{lo}_to_{hi}")
+        elif shape.name == "wide":
+            cur.execute("CREATE TABLE t (id INT PRIMARY KEY, title VARCHAR(100), body TEXT, "
+                        "data BLOB)")
+            _fill(cur, shape.rows, "INSERT INTO t SELECT seq, CONCAT('doc ', seq), "
+                  "REPEAT(CONCAT(MD5(seq), ' \u00fc '), 850), "
+                  "REPEAT(UNHEX(SHA2(seq, 256)), 640) FROM seq_{lo}_to_{hi}", step=500)
+        else:
+            for n in range(shape.tables):
+                cur.execute(f"CREATE TABLE s{n:03d} (id INT PRIMARY KEY, k INT NOT NULL, "
+                            "v VARCHAR(40), KEY (k))")
+                cur.execute(f"INSERT INTO s{n:03d} SELECT seq, seq % 17, CONCAT('row ', seq) "
+                            f"FROM seq_1_to_{shape.rows}")
+        cur.execute(f"ANALYZE TABLE {', '.join(tables(conn, shape.schema))}")
+        cur.fetchall()
+    conn.close()
+
+
+def _fill(cur: Any, rows: int, sql: str, step: int = 200_000) -> None:
+    for lo in range(1, rows + 1, step):
+        cur.execute(sql.format(lo=lo, hi=min(rows, lo + step - 1)))
+
+
+def tables(conn: pymysql.connections.Connection, schema: str) -> list[str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                    "ORDER BY TABLE_NAME", (schema,))
+        names = [str(r[0]) for r in cur.fetchall()]
+    conn.commit()
+    return names
+
+
+def digests(server: MariaDBServer, schema: str, names: list[str]) -> list[tuple[int, int]]:
+    conn = server.connect(ssl_disabled=True)
+    try:
+        return [digest(conn, schema, name) for name in names]
+    finally:
+        conn.close()
+
+
+def reset_peaks(cluster: Cluster) -> None:
+    """Restart each worker process's peak RSS count at its current RSS (``clear_refs`` 5)."""
+    for proc in cluster.workers.values():
+        for pid in process_tree(proc.pid):
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                pass
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace, source: MariaDBServer, target: MariaDBServer,
+                 cluster: Cluster, workdir: Path) -> None:
+        self.args, self.source, self.target, self.cluster = args, source, target, cluster
+        self.workdir = workdir
+        self.summary: list[str] = []
+        self.peaks: dict[str, float] = {}
+
+    # -- the project ---------------------------------------------------------------------
+    def project(self, shape: Shape, expected: list[tuple[int, int]], names: list[str]) -> float:
+        reset_peaks(self.cluster)
+        meter = CpuMeter(process_groups(self.cluster, self.source, self.target)).start()
+        job = BenchJob(self.cluster, f"fullcopy-{shape.name}", self.source, self.target, shape.schema)
+        profilers = self._profile(shape)
+        started = time.perf_counter()
+        job.job_id = self.cluster.post("/v2/job/migration", job.config)["job"]["job_id"]
+        wait_for(lambda: any("job_stage_incr" in e for e in self.cluster.events(job.job_id, "dest")),
+                 3600, f"{job.job_id} to reach incremental", interval=0.05)
+        seconds = time.perf_counter() - started
+        self._stop_profile(profilers)
+        cpu = with_roles(meter.stop(), job)
+        peaks = worker_peaks(self.cluster)
+        for name, value in peaks.items():
+            self.peaks[name] = max(self.peaks.get(name, 0.0), value)
+        if digests(self.target, shape.schema, names) != expected:
+            raise SystemExit(f"{shape.name}: the project's copy differs from the source")
+        job.delete()
+        self._drop(shape.schema)
+        print(f"  project (job over the API, default settings): {seconds:7.2f} s "
+              f"{shape.total / seconds:10,.0f} rows/s", flush=True)
+        print("    CPU s: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
+        print("    peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in peaks.items()), flush=True)
+        return seconds
+
+    def _profile(self, shape: Shape) -> list[subprocess.Popen[bytes]]:
+        if not self.args.profile:
+            return []
+        out = Path(self.args.profile)
+        out.mkdir(parents=True, exist_ok=True)
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--threads",
+               "--nonblocking", "--rate", "50", "--format", "raw", *self.args.profile_flags.split()]
+        return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o",
+                                  str(out / f"{shape.name}-{name}.txt")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for name, proc in self.cluster.workers.items()]
+
+    @staticmethod
+    def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
+        for proc in profilers:
+            proc.send_signal(signal.SIGINT)
+        for proc in profilers:
+            proc.wait(60)
+
+    # -- the references ------------------------------------------------------------------
+    def mysqldump(self, shape: Shape, expected: list[tuple[int, int]], names: list[str]) -> float:
+        into = f"{shape.schema}_dump"
+        self.target.execute(f"CREATE DATABASE {into}")
+        dump = shutil.which("mariadb-dump") or "mysqldump"
+        client = shutil.which("mariadb") or "mysql"
+        servers = self._server_cpu()
+        started = time.perf_counter()
+        dumper = subprocess.Popen([dump, "-h127.0.0.1", f"-P{self.source.port}", "-uroot",
+                                   "--single-transaction", "--skip-triggers", "--no-tablespaces",
+                                   shape.schema], stdout=subprocess.PIPE)
+        loader = subprocess.Popen([client, "-h127.0.0.1", f"-P{self.target.port}", "-uroot", into],
+                                  stdin=dumper.stdout)
+        assert dumper.stdout is not None
+        dumper.stdout.close()
+        cpu = {"mysqldump": _wait(dumper), "mysql": _wait(loader)}
+        seconds = time.perf_counter() - started
+        self._check(shape, into, expected, names, "mysqldump | mysql")
+        self._report("mysqldump | mysql", shape, seconds, {**cpu, **self._server_cpu(servers)})
+        return seconds
+
+    def mydumper(self, shape: Shape, expected: list[tuple[int, int]], names: list[str]) -> float | None:
+        if not (shutil.which("mydumper") and shutil.which("myloader")):
+            print("  mydumper + myloader: NOT INSTALLED (Debian: apt-get install -y mydumper); skipped",
+                  flush=True)
+            return None
+        into = f"{shape.schema}_myd"
+        out = self.workdir / f"mydumper-{shape.name}"
+        shutil.rmtree(out, ignore_errors=True)
+        servers = self._server_cpu()
+        started = time.perf_counter()
+        dumper = subprocess.Popen(["mydumper", "-h", "127.0.0.1", "-P", str(self.source.port), "-u",
+                                   "root", "-B", shape.schema, "-t", str(CORES), "--trx-consistency-only",
+                                   "-o", str(out)], stdout=subprocess.DEVNULL)
+        cpu = {"mydumper": _wait(dumper)}
+        loader = subprocess.Popen(["myloader", "-h", "127.0.0.1", "-P", str(self.target.port), "-u",
+                                   "root", "-d", str(out), "-s", shape.schema, "-B", into, "-t",
+                                   str(CORES)], stdout=subprocess.DEVNULL)
+        cpu["myloader"] = _wait(loader)
+        seconds = time.perf_counter() - started
+        shutil.rmtree(out, ignore_errors=True)
+        self._check(shape, into, expected, names, "mydumper + myloader")
+        self._report(f"mydumper + myloader (-t {CORES})", shape, seconds,
+                     {**cpu, **self._server_cpu(servers)})
+        return seconds
+
+    def _server_cpu(self, before: dict[str, float] | None = None) -> dict[str, float]:
+        now = {label: cpu_seconds(server.process.pid) if server.process else 0.0
+               for label, server in (("source mariadbd", self.source), ("target mariadbd", self.target))}
+        return {k: v - (before or {}).get(k, 0.0) for k, v in now.items()}
+
+    def _check(self, shape: Shape, into: str, expected: list[tuple[int, int]], names: list[str],
+               tool: str) -> None:
+        if digests(self.target, into, names) != expected:
+            raise SystemExit(f"{shape.name}: the copy of {tool} differs from the source")
+        self._drop(into)
+
+    def _drop(self, schema: str) -> None:
+        self.target.execute(f"DROP DATABASE IF EXISTS {schema}")
+
+    @staticmethod
+    def _report(tool: str, shape: Shape, seconds: float, cpu: dict[str, float]) -> None:
+        print(f"  {tool}: {seconds:7.2f} s {shape.total / seconds:10,.0f} rows/s", flush=True)
+        print("    CPU s: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()), flush=True)
+
+    # -- one shape -----------------------------------------------------------------------
+    def shape(self, shape: Shape) -> None:
+        print(f"\n{shape.label}: {shape.tables} table(s), {shape.total:,} rows", flush=True)
+        build(self.source, shape)
+        conn = self.source.connect(ssl_disabled=True)
+        names = tables(conn, shape.schema)
+        conn.close()
+        expected = digests(self.source, shape.schema, names)
+        dump = self.mysqldump(shape, expected, names)
+        myd = self.mydumper(shape, expected, names)
+        ours = self.project(shape, expected, names)
+        line = (f"| {shape.label} | {shape.total / ours:,.0f} | {shape.total / dump:,.0f} "
+                f"| {dump / ours:.2f} |")
+        line += f" {shape.total / myd:,.0f} | {myd / ours:.2f} |" if myd else " missing | |"
+        print(f"  ratio project/mysqldump: {dump / ours:.2f}"
+              + (f", project/mydumper+myloader: {myd / ours:.2f}" if myd else ""), flush=True)
+        self.summary.append(line)
+        self.source.execute(f"DROP DATABASE {shape.schema}")
+
+    def report(self) -> None:
+        print("\n| shape | project rows/s | mysqldump\\|mysql rows/s | ratio | "
+              f"mydumper+myloader -t {CORES} rows/s | ratio |\n|---|---|---|---|---|---|")
+        print("\n".join(self.summary))
+        print("peak RSS per worker over all shapes (its largest process): " +
+              ", ".join(f"{k} {v:.0f} MB" for k, v in self.peaks.items()))
+        over = [k for k, v in self.peaks.items() if v > RSS_LIMIT_MB]
+        if over:
+            print(f"WARNING: over {RSS_LIMIT_MB} MB: {', '.join(over)}")
+        print(f"({CORES}-core machine; same-run ratios are what to compare)")
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> float:
+    """Wait for a child; its CPU seconds (user + system)."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{proc.args!r} failed with {proc.returncode}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--redis", default=DEFAULT_REDIS,
+                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser.add_argument("--shapes", default="issue,narrow,wide,many",
+                        help="comma-separated, of: issue, narrow, wide, many (default: all)")
+    parser.add_argument("--quick", action="store_true", help="a fifth of the rows, for a smoke run")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks of both workers per shape")
+    parser.add_argument("--profile-flags", default="--idle",
+                        help="py-spy flags: --idle (waits too) or --gil (CPU only)")
+    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    known = shapes(args.quick)
+    chosen = [known[n] for n in args.shapes.split(",") if n]
+    redis.Redis.from_url(args.redis).flushdb()
+    with ExitStack() as stack:
+        source = stack.enter_context(MariaDBServer(server_id=201))
+        target = stack.enter_context(MariaDBServer(server_id=202))
+        workdir = Path(args.workdir) if args.workdir else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
+        workdir.mkdir(parents=True, exist_ok=True)
+        cluster = start_cluster(workdir, args.redis)
+        stack.callback(cluster.stop)
+        print(f"cluster up (API {cluster.base_url}, workers {', '.join(cluster.workers)})", flush=True)
+        run = Run(args, source, target, cluster, workdir)
+        for shape in chosen:
+            run.shape(shape)
+        run.report()
 
 
 if __name__ == "__main__":
