@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,34 @@ CONNECT_TIMEOUT = 5
 
 # How engine objects open connections (a config bound in a closure), so tests can pass their own.
 ConnFactory = Callable[[], pymysql.connections.Connection]
+
+_TLS_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+_TLS_LOCK = threading.Lock()
+
+
+def _mtime(path: Any) -> float:
+    try:
+        return os.stat(path).st_mtime if isinstance(path, str) and path else 0.0
+    except OSError:
+        return -1.0
+
+
+class _Connection(pymysql.connections.Connection):
+    """PyMySQL's connection with its TLS context built once per set of TLS settings: building
+    one loads the system's CA store (about 30 ms of CPU), which every new connection paid,
+    even one to a server that offers no TLS. A context is shared read-only between
+    connections; a changed certificate or key file (its mtime) gets a new one."""
+
+    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
+        if isinstance(sslp, ssl.SSLContext):
+            return sslp
+        key = tuple(sorted((k, repr(v), _mtime(v)) for k, v in sslp.items()))
+        with _TLS_LOCK:
+            ctx = _TLS_CONTEXTS.get(key)
+            if ctx is None:
+                ctx = super()._create_ssl_ctx(sslp)
+                _TLS_CONTEXTS[key] = ctx
+        return ctx
 
 
 def tls_options(cfg: MySQLConnectionConfig) -> dict[str, Any]:
@@ -57,7 +86,7 @@ def connect(
     """Open a connection or raise ``ConnectError`` naming the server (never the password)."""
     where = f"MySQL at {cfg.mysql_host}:{cfg.mysql_port} as {cfg.mysql_user!r}"
     try:
-        return pymysql.connect(
+        return _Connection(
             host=cfg.mysql_host,
             port=int(cfg.mysql_port),
             user=cfg.mysql_user,
