@@ -229,3 +229,31 @@ def read_schema_charsets(conn: Any) -> dict[str, str]:
     rows = _rows(conn, "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME "
                        "FROM information_schema.SCHEMATA", None)
     return {_text(name): _text(charset).lower() for name, charset in rows}
+
+
+def read_table_defs(conn: Any, tables: list[tuple[str, str]]) -> dict[tuple[str, str], TableDef]:
+    """``read_table_def`` for many tables in two catalog queries (tables that do not exist are
+    left out)."""
+    if not tables:
+        return {}
+    wanted = set(tables)
+    schemas = sorted({schema for schema, _ in tables})
+    marks = ", ".join(["%s"] * len(schemas))
+    columns: dict[tuple[str, str], list[ColumnDef]] = {}
+    for schema, table, name, data_type, column_type, charset in _rows(
+            conn, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
+                  f"CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({marks}) "
+                  "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION", schemas):
+        key = (_text(schema), _text(table))
+        if key in wanted:
+            columns.setdefault(key, []).append(column_from_catalog(
+                _text(name), _text(data_type), _text(column_type), _text(charset) if charset else None))
+    charsets = {(_text(schema), _text(table)): _text(charset).lower()
+                for schema, table, charset in _rows(
+                    conn, "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, c.CHARACTER_SET_NAME FROM "
+                          "information_schema.TABLES t JOIN "
+                          "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON "
+                          f"c.COLLATION_NAME = t.TABLE_COLLATION WHERE t.TABLE_SCHEMA IN ({marks})",
+                    schemas)}
+    return {key: TableDef(key[0], key[1], tuple(cols), charsets.get(key, "utf8mb4"))
+            for key, cols in columns.items()}

@@ -27,6 +27,7 @@ from replication.mysql import ConnFactory
 from replication.position import BinlogPosition
 from replication.resume import SnapshotResume, TableCheckpoint
 from replication.scope.filters import TableFilter
+from replication.source.batch_reader import BatchReader
 from replication.source.consistent import position_key, source_sql_mode
 from replication.source.table_reader import RecordSchema, TableReader
 from replication.source.tables import TableSpec, list_tables
@@ -40,6 +41,8 @@ ResumeSource = SnapshotResume | Callable[[], SnapshotResume]
 # Below this many estimated rows an exact COUNT(*) is cheaper than a wrong progress bar.
 EXACT_COUNT_BELOW = 50_000
 DRAIN_POLL_SECONDS = 0.1
+# Small tables (fewer rows than chunk_size) are read up to this many in one snapshot.
+BATCH_TABLES = 50
 
 
 class SnapshotReader:
@@ -140,18 +143,53 @@ class SnapshotReader:
     def _read_all(self, specs: list[TableSpec], resume: SnapshotResume,
                   sql_mode: str) -> list[tuple[BinlogPosition, BinlogPosition]]:
         """(start, end) snapshot positions per table, reading ``workers`` tables at once."""
+        single, batches = self._batches(specs, resume)
         with ThreadPoolExecutor(self._workers, thread_name_prefix="snapshot") as pool:
-            futures = [pool.submit(self._read_one, s, resume, sql_mode) for s in specs]
+            futures = [pool.submit(self._read_one, s, resume, sql_mode) for s in single]
+            futures += [pool.submit(self._read_batch, b, sql_mode) for b in batches]
             finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
             errors = [exc for f in finished if (exc := f.exception()) is not None]
             if errors:
                 self._abort.set()  # the other readers stop at their next chunk
         if errors:
             raise errors[0]  # the first failure, not the Stopped it caused elsewhere
-        return [f.result() for f in futures]
+        return [p for f in futures for p in f.result()]
+
+    def _batches(self, specs: list[TableSpec], resume: SnapshotResume
+                 ) -> tuple[list[TableSpec], list[list[TableSpec]]]:
+        """Tables read alone, and batches of small tables not started yet, each read in one
+        snapshot (``BatchReader``). Batches are dealt out so both readers get work."""
+        limit = self._job.src_task.chunk_size
+        single: list[TableSpec] = []
+        small: list[TableSpec] = []
+        for spec in specs:
+            cp = resume.tables.get((spec.mapping.source_schema, spec.mapping.source_table))
+            fresh = cp is None or (cp.seq == 0 and not cp.done)
+            (small if fresh and spec.rows_estimate < limit else single).append(spec)
+        size = max(1, min(BATCH_TABLES, -(-len(small) // (self._workers * 2))))
+        return single, [small[i:i + size] for i in range(0, len(small), size)]
+
+    def _read_batch(self, specs: list[TableSpec],
+                    sql_mode: str) -> list[tuple[BinlogPosition, BinlogPosition]]:
+        if self._stopped():
+            raise Stopped("stop requested during the full copy")
+        conn = self._conn_factory()
+        try:
+            reader = BatchReader(conn, specs, sql_mode, self._job.src_task.chunk_size,
+                                 self._send, self._stopped, self._stats.read_master_row_count,
+                                 self._record_schema)
+            position = reader.run()
+        finally:
+            conn.close()
+        rows = sum(reader.rows_read.values())
+        with self._lock:
+            self.rows_read += rows
+        log.info("job %s: %d small tables read in one snapshot (%s ... %s), %d rows",
+                 self._job.job_id, len(specs), specs[0].name, specs[-1].name, rows)
+        return [(position, position)] * len(specs)
 
     def _read_one(self, spec: TableSpec, resume: SnapshotResume,
-                  sql_mode: str) -> tuple[BinlogPosition, BinlogPosition]:
+                  sql_mode: str) -> list[tuple[BinlogPosition, BinlogPosition]]:
         key = (spec.mapping.source_schema, spec.mapping.source_table)
         cp = resume.tables.get(key, TableCheckpoint())
         if self._stopped():
@@ -159,7 +197,7 @@ class SnapshotReader:
         if cp.done:
             log.info("job %s: table %s already copied (%d rows)", self._job.job_id, spec.name,
                      cp.rows_done)
-            return cp.start, cp.end
+            return [(cp.start, cp.end)]
         self._log_start(spec, cp)
         conn = self._conn_factory()
         try:
@@ -175,7 +213,7 @@ class SnapshotReader:
         log.info("job %s: table %s read, %d rows (%s of the estimate)", self._job.job_id,
                  spec.name, reader.rows_read, _percent(reader.rows_read, spec.rows_estimate))
         resumed = cp.seq > 0 and bool(reader.spec.key)
-        return (cp.start if resumed else position), position
+        return [((cp.start if resumed else position), position)]
 
     def _log_start(self, spec: TableSpec, cp: TableCheckpoint) -> None:
         job_id = self._job.job_id

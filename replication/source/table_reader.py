@@ -90,15 +90,20 @@ class TableReader:
         """Send the table's schema and chunks; the snapshot position it was read at."""
         position = self._open()
         self._record_definition(position)
+        self.read_rows(position)
+        # Ending the read-only snapshot releases its view. On failure the caller closes the
+        # connection instead, which does not drain an unbuffered result first.
+        self._conn.rollback()
+        return position
+
+    def read_rows(self, position: BinlogPosition) -> None:
+        """Send the table's schema and chunks from the snapshot the connection has open (at
+        ``position``), whose metadata lock on the table is already held."""
         self._send(self._table_message(position))
         if self._spec.key:
             self._read_keyed(position)
         else:
             self._read_keyless(position)
-        # Ending the read-only snapshot releases its view. On failure the caller closes the
-        # connection instead, which does not drain an unbuffered result first.
-        self._conn.rollback()
-        return position
 
     def _open(self) -> BinlogPosition:
         """Open the table's snapshot, take its metadata lock and describe the table there."""

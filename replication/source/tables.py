@@ -52,30 +52,36 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _all_columns(conn: Any, schema: str, table: str) -> list[tuple[ColumnInfo, bool]]:
-    """(column, is_generated) for every column in ordinal order."""
-    rows = _query(
-        conn,
-        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA, "
-        "GENERATION_EXPRESSION FROM information_schema.COLUMNS "
-        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-        (schema, table),
+def _column(name: Any, data_type: Any, charset: Any, nullable: Any, extra: Any,
+            generation: Any) -> tuple[ColumnInfo, bool]:
+    extra_text = _text(extra or "").upper()
+    generated = bool(generation) or any(
+        word in extra_text for word in ("GENERATED", "VIRTUAL", "PERSISTENT", "STORED")
     )
-    result = []
-    for name, data_type, charset, nullable, extra, generation in rows:
-        extra_text = _text(extra or "").upper()
-        generated = bool(generation) or any(
-            word in extra_text for word in ("GENERATED", "VIRTUAL", "PERSISTENT", "STORED")
-        )
-        info = ColumnInfo(_text(name), _text(data_type).lower(),
-                          _text(charset).lower() if charset else None, _text(nullable) == "YES")
-        result.append((info, generated))
-    return result
+    info = ColumnInfo(_text(name), _text(data_type).lower(),
+                      _text(charset).lower() if charset else None, _text(nullable) == "YES")
+    return info, generated
 
 
-def copied_columns(conn: Any, mapping: TableMapping) -> tuple[ColumnInfo, ...]:
-    """The source columns the copy reads, in the order it inserts them."""
-    columns = _all_columns(conn, mapping.source_schema, mapping.source_table)
+_COLUMNS_SQL = ("SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, "
+                "IS_NULLABLE, EXTRA, GENERATION_EXPRESSION FROM information_schema.COLUMNS ")
+_UNIQUE_SQL = ("SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, COLUMN_NAME "
+               "FROM information_schema.STATISTICS WHERE NON_UNIQUE = 0 AND ")
+_ORDER_COLUMNS = " ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+_ORDER_UNIQUE = " ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+
+Columns = list[tuple[ColumnInfo, bool]]
+Uniques = dict[str, list[str]]
+
+
+def _all_columns(conn: Any, schema: str, table: str) -> Columns:
+    """(column, is_generated) for every column in ordinal order."""
+    rows = _query(conn, _COLUMNS_SQL + "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+                  + _ORDER_COLUMNS, (schema, table))
+    return [_column(*row[2:]) for row in rows]
+
+
+def _pick_columns(mapping: TableMapping, columns: Columns) -> tuple[ColumnInfo, ...]:
     if not mapping.columns:
         return tuple(info for info, generated in columns if not generated)
     by_name = {info.name: info for info, _ in columns}
@@ -86,19 +92,13 @@ def copied_columns(conn: Any, mapping: TableMapping) -> tuple[ColumnInfo, ...]:
     return tuple(by_name[c] for c in mapping.columns)
 
 
-def choose_key(conn: Any, schema: str, table: str) -> tuple[ColumnInfo, ...]:
-    """The primary key, else the unique key over NOT NULL columns with the fewest columns."""
-    rows = _query(
-        conn,
-        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
-        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0 "
-        "ORDER BY INDEX_NAME, SEQ_IN_INDEX",
-        (schema, table),
-    )
-    indexes: dict[str, list[str]] = {}
-    for index_name, column in rows:
-        indexes.setdefault(_text(index_name), []).append(_text(column))
-    by_name = {info.name: info for info, _ in _all_columns(conn, schema, table)}
+def copied_columns(conn: Any, mapping: TableMapping) -> tuple[ColumnInfo, ...]:
+    """The source columns the copy reads, in the order it inserts them."""
+    return _pick_columns(mapping, _all_columns(conn, mapping.source_schema, mapping.source_table))
+
+
+def _pick_key(indexes: Uniques, columns: Columns) -> tuple[ColumnInfo, ...]:
+    by_name = {info.name: info for info, _ in columns}
     usable = {
         name: cols for name, cols in indexes.items()
         if all(c in by_name and not by_name[c].nullable for c in cols)
@@ -107,6 +107,16 @@ def choose_key(conn: Any, schema: str, table: str) -> tuple[ColumnInfo, ...]:
         return ()
     best = "PRIMARY" if "PRIMARY" in usable else min(usable, key=lambda n: (len(usable[n]), n))
     return tuple(by_name[c] for c in usable[best])
+
+
+def choose_key(conn: Any, schema: str, table: str) -> tuple[ColumnInfo, ...]:
+    """The primary key, else the unique key over NOT NULL columns with the fewest columns."""
+    rows = _query(conn, _UNIQUE_SQL + "TABLE_SCHEMA = %s AND TABLE_NAME = %s" + _ORDER_UNIQUE,
+                  (schema, table))
+    indexes: Uniques = {}
+    for _, _, index_name, column in rows:
+        indexes.setdefault(_text(index_name), []).append(_text(column))
+    return _pick_key(indexes, _all_columns(conn, schema, table))
 
 
 def _show_create(conn: Any, sql: str) -> str:
@@ -118,16 +128,49 @@ def _show_create(conn: Any, sql: str) -> str:
 
 def describe_table(conn: Any, mapping: TableMapping, rows_estimate: int = 0) -> TableSpec:
     """Everything the copy needs about one source table."""
-    table = quote_table(mapping.source_schema, mapping.source_table)
-    return TableSpec(
-        mapping=mapping,
-        columns=copied_columns(conn, mapping),
-        key=choose_key(conn, mapping.source_schema, mapping.source_table),
-        create_table_sql=_show_create(conn, f"SHOW CREATE TABLE {table}"),
-        create_database_sql=_show_create(
-            conn, f"SHOW CREATE DATABASE {quote_ident(mapping.source_schema)}"),
-        rows_estimate=rows_estimate,
-    )
+    return describe_tables(conn, [(mapping, rows_estimate)])[0]
+
+
+def describe_tables(conn: Any, tables: list[tuple[TableMapping, int]]) -> list[TableSpec]:
+    """``describe_table`` for many tables at once: the catalog is read in one query per kind
+    for all of them (per-table catalog queries cost more than the copy of a small table)."""
+    if not tables:
+        return []
+    columns: dict[tuple[str, str], Columns] = {}
+    uniques: dict[tuple[str, str], Uniques] = {}
+    schemas = sorted({m.source_schema for m, _ in tables})
+    wanted = {(m.source_schema, m.source_table) for m, _ in tables}
+    marks = ", ".join(["%s"] * len(schemas))
+    # Whole schemas, filtered here: an IN list of (schema, table) pairs defeats the catalog's
+    # per-table lookup as much as a schema does, and is far longer to send.
+    for row in _query(conn, _COLUMNS_SQL + f"WHERE TABLE_SCHEMA IN ({marks})" + _ORDER_COLUMNS,
+                      schemas):
+        key = (_text(row[0]), _text(row[1]))
+        if key in wanted:
+            columns.setdefault(key, []).append(_column(*row[2:]))
+    for schema, table, index_name, column in _query(
+            conn, _UNIQUE_SQL + f"TABLE_SCHEMA IN ({marks})" + _ORDER_UNIQUE, schemas):
+        key = (_text(schema), _text(table))
+        if key in wanted:
+            uniques.setdefault(key, {}).setdefault(_text(index_name), []).append(_text(column))
+    databases: dict[str, str] = {}
+    specs = []
+    for mapping, estimate in tables:
+        key = (mapping.source_schema, mapping.source_table)
+        table = quote_table(*key)
+        if mapping.source_schema not in databases:
+            databases[mapping.source_schema] = _show_create(
+                conn, f"SHOW CREATE DATABASE {quote_ident(mapping.source_schema)}")
+        cols = columns.get(key, [])
+        specs.append(TableSpec(
+            mapping=mapping,
+            columns=_pick_columns(mapping, cols),
+            key=_pick_key(uniques.get(key, {}), cols),
+            create_table_sql=_show_create(conn, f"SHOW CREATE TABLE {table}"),
+            create_database_sql=databases[mapping.source_schema],
+            rows_estimate=estimate,
+        ))
+    return specs
 
 
 def _base_tables(conn: Any, estimates: bool) -> dict[tuple[str, str], int]:
@@ -162,11 +205,12 @@ def base_tables(conn: Any) -> dict[tuple[str, str], int]:
 
 def list_tables(conn: Any, table_filter: TableFilter) -> list[TableSpec]:
     """Every in-scope base table of the source, with its row estimate, largest first."""
-    specs = []
+    matched = []
     for (schema, table), estimate in base_tables(conn).items():
         mapping = table_filter.match(schema, table)
         if mapping is not None:
-            specs.append(describe_table(conn, mapping, estimate))
+            matched.append((mapping, estimate))
+    specs = describe_tables(conn, matched)
     # Largest first, so the long tables start early and parallel readers finish together.
     specs.sort(key=lambda s: -s.rows_estimate)
     return specs
