@@ -39,6 +39,8 @@ from replication.source.values import (
     key_sql,
     row_sql,
     split_key,
+    tsv_capable,
+    tsv_row_sql,
     up_to_key_condition,
 )
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
@@ -78,8 +80,14 @@ class TableReader:
         m = spec.mapping
         self._from = f"{quote_ident(m.source_schema)}.{quote_ident(m.source_table)}"
         self._where = f"({m.where})" if m.where else ""
-        self._row_expr = f"CAST({row_sql(spec.columns)} AS BINARY)"
         self._typed_select = f"SELECT {select_list(spec.columns)} FROM {self._from}"
+
+    def _render(self) -> tuple[bool, str, str]:
+        """(tab-separated?, one row's expression, the separator of joined rows): rows travel
+        as LOAD DATA lines when every column can, else as VALUES tuples."""
+        if tsv_capable(self._spec.columns):
+            return True, f"CAST({tsv_row_sql(self._spec.columns)} AS BINARY)", "''"
+        return False, f"CAST({row_sql(self._spec.columns)} AS BINARY)", "','"
 
     @property
     def spec(self) -> TableSpec:
@@ -181,7 +189,7 @@ class TableReader:
             m.source_schema, m.source_table, m.target_schema, m.target_table,
             [c.name for c in self._spec.columns], bool(m.columns), self._sql_mode, seq,
             after, last_key, rows, count, not self._spec.key, restart, last, position,
-            self._typed,
+            self._typed, not self._typed and self._render()[0],
         )
 
     def _check_stop(self) -> None:
@@ -227,16 +235,16 @@ class TableReader:
         if self._typed:
             return self._fetch_typed(after, upper)
         where = self._range(after, upper)
-        joined = (f"SELECT CAST(GROUP_CONCAT({row_sql(self._spec.columns)} SEPARATOR ',') "
-                  f"AS BINARY), COUNT(*) FROM {self._from}").encode()
+        _, row, separator = self._render()
+        joined = (f"SELECT GROUP_CONCAT({row} SEPARATOR {separator}), COUNT(*) "
+                  f"FROM {self._from}").encode()
         text, count = self._query(joined + where)[0]
         if count == 0:
             return [], 0
         if text is not None and len(text) < JOINED_LIMIT - 8:
             return [text], int(count)
         # Possibly cut at group_concat_max_len (or a row too large): fetch row by row.
-        rows = [r for (r,) in self._query(f"SELECT {self._row_expr} FROM {self._from}".encode()
-                                          + where)]
+        rows = [r for (r,) in self._query(f"SELECT {row} FROM {self._from}".encode() + where)]
         self._check_rendered(rows)
         return rows, len(rows)
 
@@ -258,7 +266,7 @@ class TableReader:
                 return
 
     def _read_keyless(self, position: BinlogPosition) -> None:
-        sql = self._typed_select if self._typed else f"SELECT {self._row_expr} FROM {self._from}"
+        sql = self._typed_select if self._typed else f"SELECT {self._render()[1]} FROM {self._from}"
         if self._where:
             sql += f" WHERE {self._where}"
         seq, restart = self._cp.seq, True

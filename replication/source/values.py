@@ -135,3 +135,44 @@ def after_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> 
 def up_to_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> bytes:
     """Rows whose key sorts before or equal to the given key."""
     return key_range_condition(key_columns, literals, after=False, inclusive=True)
+
+
+# -- tab-separated rows for LOAD DATA ---------------------------------------------------------
+# The target loads these with LOAD DATA's default format (fields end with a tab, rows with a
+# newline, backslash escapes, ``\N`` for NULL) and CHARACTER SET binary: the bytes of a string go
+# into the column unconverted, exactly as the source stores them in the column's own charset.
+# Every special byte string is a hex literal, so no sql_mode can change how it is read.
+_NULL_FIELD = "X'5C4E'"  # \N
+# Types whose bytes LOAD DATA stores back exactly (BIT: its stored bytes, which a BIT column
+# takes as the number's big-endian bytes); a table with any other (spatial) keeps the VALUES
+# form, whose literals the server parses with the column's type in view.
+_TSV_TEXT = frozenset({
+    "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json",
+    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit",
+})
+
+
+def tsv_capable(columns: tuple[ColumnInfo, ...]) -> bool:
+    """True when every column can travel as a LOAD DATA field."""
+    return bool(columns) and all(
+        c.data_type in _NUMERIC or c.data_type in _TEMPORAL or c.data_type == "float"
+        or c.data_type in _TSV_TEXT for c in columns)
+
+
+def tsv_field_sql(column: ColumnInfo) -> str:
+    """A SQL expression printing ``column`` as one LOAD DATA field (binary string)."""
+    col = quote_ident(column.name)
+    kind = column.data_type
+    if kind in _NUMERIC or kind in _TEMPORAL:
+        return f"IFNULL({col}, {_NULL_FIELD})"
+    if kind == "float":
+        return f"IFNULL(CAST({col} AS DOUBLE), {_NULL_FIELD})"
+    raw = f"CAST(CONVERT({col} USING utf8mb4) AS BINARY)" if kind == "json" else f"CAST({col} AS BINARY)"
+    # Backslash first, then the two terminators.
+    escaped = f"REPLACE(REPLACE(REPLACE({raw}, X'5C', X'5C5C'), X'09', X'5C74'), X'0A', X'5C6E')"
+    return f"IFNULL({escaped}, {_NULL_FIELD})"
+
+
+def tsv_row_sql(columns: tuple[ColumnInfo, ...]) -> str:
+    """One expression printing a whole row as a LOAD DATA line, newline included."""
+    return f"CONCAT(CONCAT_WS(X'09', {', '.join(tsv_field_sql(c) for c in columns)}), X'0A')"

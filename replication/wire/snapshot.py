@@ -43,7 +43,8 @@ class SnapshotChunk:
     ``after_key`` is the key the chunk continues after (None for the first) and ``last_key`` the
     key of its last row (the last chunk of a table repeats ``after_key``), both as the rendered
     literals of ``values.key_sql``. ``rows`` are pieces of a ``VALUES`` list: one tuple each, or
-    many already joined with commas; ``row_count`` counts the rows in all of them. A keyless table is
+    many already joined with commas (or LOAD DATA lines, see ``tsv``); ``row_count`` counts
+    the rows in all of them. A keyless table is
     read in one pass; ``restart`` marks its first chunk, before which the dest empties the table.
     """
 
@@ -64,6 +65,9 @@ class SnapshotChunk:
     last: bool
     position: BinlogPosition
     typed: bool = False
+    # ``rows`` are LOAD DATA lines (tab-separated fields, each row ending with a newline,
+    # backslash escapes, ``\\N`` for NULL, raw bytes) instead of VALUES tuples.
+    tsv: bool = False
 
 
 @codec.message("snapshot_done")

@@ -54,3 +54,22 @@ def test_target_sql_mode_admits_zero_dates_and_keeps_strictness() -> None:
     mode = target_sql_mode("STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_BACKSLASH_ESCAPES,ONLY_FULL_GROUP_BY")
     assert mode == "STRICT_TRANS_TABLES,ONLY_FULL_GROUP_BY,NO_AUTO_VALUE_ON_ZERO"
     assert target_sql_mode("NO_AUTO_CREATE_USER", portable_only=True) == "NO_AUTO_VALUE_ON_ZERO"
+
+
+def test_load_data_lines_become_exact_binary_literals() -> None:
+    from replication.sinks.mysql.snapshot import tsv_to_values
+
+    data = b"1\t\\N\ta\\\\b\\tc\\nd\n2\tx'y\x00z\t\n"
+    assert tsv_to_values(data) == [
+        b"(_binary'1',NULL,_binary'a\\\\b\tc\nd')",
+        b"(_binary'2',_binary'x\\'y\\0z',_binary'')",
+    ]
+
+
+def test_only_types_load_data_stores_exactly_travel_as_lines() -> None:
+    from replication.source.values import tsv_capable, tsv_field_sql
+
+    assert tsv_capable((ColumnInfo("i", "int"), ColumnInfo("b", "bit"), ColumnInfo("g", "varchar", "gbk")))
+    assert not tsv_capable((ColumnInfo("i", "int"), ColumnInfo("p", "point")))
+    assert "X'5C4E'" in tsv_field_sql(ColumnInfo("t", "text", "utf8mb4"))  # NULL as \N
+    assert "CAST(`g` AS BINARY)" in tsv_field_sql(ColumnInfo("g", "varchar", "gbk"))  # no conversion

@@ -10,6 +10,7 @@ An already applied chunk (redelivered after a restart) is skipped; a missing one
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ import pymysql
 
 from replication.config import JobConfig
 from replication.errors import TargetError
-from replication.mysql import ConnFactory, quote_ident, quote_table
+from replication.mysql import INFILE_NAME, ConnFactory, load_data, quote_ident, quote_table
 from replication.resume import TableCheckpoint
 from replication.sinks.mysql import snapshot_checkpoint as checkpoint
 from replication.sinks.mysql.fence import UNFENCED, OwnerFence
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 STATEMENT_BYTES = 4 * 1024 * 1024
 DUPLICATE_KEY = 1062
+# The server (local_infile=OFF: 1148 on MariaDB, 3948 on MySQL 8) or the client refused LOCAL.
+LOCAL_INFILE_REFUSED = frozenset({1148, 2068, 3948})
+_TSV_ESCAPES = {b"\\": b"\\", b"t": b"\t", b"n": b"\n", b"0": b"\0", b"N": b"N"}
+_TSV_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 # Modes that would reject values the source legitimately holds, or change literal parsing.
 _DROPPED_MODES = frozenset({"NO_BACKSLASH_ESCAPES", "NO_ZERO_DATE", "NO_ZERO_IN_DATE"})
 _PORTABLE_MODES = frozenset({
@@ -69,7 +74,8 @@ class SnapshotApplier:
         self._statement_bytes = statement_bytes
         self._conn: Any = None
         self._sql_mode: str | None = None
-        self._target_columns: dict[tuple[str, str], bytes] = {}
+        self._target_columns: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._local_infile = True
         self._early_ok: dict[tuple[str, str], bool] = {}
         self.done: SnapshotDone | None = None
 
@@ -190,6 +196,10 @@ class SnapshotApplier:
                               "create it first (column_map_from / skip_create_db_table)")
 
     def _insert_head(self, conn: Any, msg: SnapshotChunk) -> bytes:
+        return self._heads(conn, msg)[0]
+
+    def _heads(self, conn: Any, msg: SnapshotChunk) -> tuple[bytes, bytes]:
+        """The table's ``INSERT ... VALUES`` head and its ``LOAD DATA`` statement."""
         key = (msg.target_schema, msg.target_table)
         if key not in self._target_columns:
             names = msg.columns
@@ -197,8 +207,49 @@ class SnapshotApplier:
                 names = self._mapped_target_columns(conn, msg)
             cols = ", ".join(quote_ident(n) for n in names)
             target = quote_table(msg.target_schema, msg.target_table)
-            self._target_columns[key] = f"INSERT INTO {target} ({cols}) VALUES ".encode()
+            # LOAD DATA's default format is the one the source prints (values.tsv_row_sql).
+            self._target_columns[key] = (
+                f"INSERT INTO {target} ({cols}) VALUES ".encode(),
+                f"LOAD DATA LOCAL INFILE '{INFILE_NAME}' INTO TABLE {target} CHARACTER SET binary "
+                f"({cols})".encode())
         return self._target_columns[key]
+
+    def _write_rows(self, cur: Any, msg: SnapshotChunk) -> None:
+        """The chunk's rows into the target table, inside the caller's transaction. A row that
+        is already there raises IntegrityError (duplicate key) on either path."""
+        head, load = self._heads(cur.connection, msg)
+        if not msg.tsv:
+            self._insert(cur, head, msg.rows)
+            return
+        data = b"".join(msg.rows)
+        if not data:
+            return
+        if self._local_infile:
+            try:
+                affected = load_data(cur, load, data)
+            except pymysql.err.MySQLError as exc:
+                if not exc.args or exc.args[0] not in LOCAL_INFILE_REFUSED:
+                    raise
+                log.warning("job %s: the target refuses LOAD DATA LOCAL (%s); copying rows with "
+                            "INSERT, which is slower", self._job_id, exc.args[-1])
+                self._local_infile = False
+            else:
+                self._check_load(cur, msg, affected)
+                return
+        self._insert(cur, head, tsv_to_values(data))
+
+    def _check_load(self, cur: Any, msg: SnapshotChunk, affected: int) -> None:
+        """LOAD DATA LOCAL turns errors into warnings (a duplicate key skips the row): any
+        warning, or a row not loaded, fails the chunk as the same INSERT would have."""
+        if affected == msg.row_count and not cur.warning_count:
+            return
+        cur.execute("SHOW WARNINGS LIMIT 5")
+        warnings = [(int(code), str(text)) for _, code, text in cur.fetchall()]
+        table = quote_table(msg.target_schema, msg.target_table)
+        if warnings and all(code == DUPLICATE_KEY for code, _ in warnings):
+            raise pymysql.err.IntegrityError(DUPLICATE_KEY, warnings[0][1])
+        first = warnings[0][1] if warnings else f"{affected} of {msg.row_count} rows loaded"
+        raise TargetError(f"full copy of {table}: chunk {msg.seq} did not load exactly: {first}")
 
     def _mapped_target_columns(self, conn: Any, msg: SnapshotChunk) -> list[str]:
         """Same-named target columns if all exist, else the target's own columns in order."""
@@ -238,9 +289,9 @@ class SnapshotApplier:
                 cur.execute(f"DELETE FROM {quote_table(msg.target_schema, msg.target_table)}")
                 rows_before = 0
             if not inserted and self._after_another_snapshot(msg, cp):
-                self._replace(cur, head, msg.rows)
+                self._replace(cur, head, tsv_to_values(b"".join(msg.rows)) if msg.tsv else msg.rows)
             elif not inserted:
-                self._insert(cur, head, msg.rows)
+                self._write_rows(cur, msg)
             resumed = cp.seq > 0 and not (msg.keyless and msg.restart)
             checkpoint.write_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                    TableCheckpoint(
@@ -261,7 +312,7 @@ class SnapshotApplier:
         if msg.keyless or not self._only_primary_unique(conn, msg):
             return False  # no key: a redelivery would not be noticed, and restart deletes
         try:
-            self._insert(cur, head, msg.rows)
+            self._write_rows(cur, msg)
         except pymysql.err.IntegrityError as exc:
             if exc.args[0] != DUPLICATE_KEY:
                 raise
@@ -339,3 +390,27 @@ class SnapshotApplier:
         self._stats.copy_done = True
         log.info("job %s: full copy complete: %d tables, %d rows; incremental from %s",
                  self._job_id, msg.tables, msg.rows, msg.start)
+
+
+def _unescape_field(field: bytes) -> bytes:
+    if b"\\" not in field:
+        return field
+    return _TSV_ESCAPE.sub(lambda m: _TSV_ESCAPES.get(m.group(1), m.group(1)), field)
+
+
+def _sql_bytes(value: bytes) -> bytes:
+    """A ``_binary'...'`` literal of the bytes (the target session has backslash escapes)."""
+    escaped = value.replace(b"\\", b"\\\\").replace(b"'", b"\\'").replace(b"\0", b"\\0")
+    return b"_binary'" + escaped + b"'"
+
+
+def tsv_to_values(data: bytes) -> list[bytes]:
+    """LOAD DATA lines (``values.tsv_row_sql``) as VALUES tuples, for a target that refuses
+    LOAD DATA LOCAL. Every field becomes a binary string literal, which the server converts to
+    the column's type exactly as LOAD DATA would (raw bytes into a text column)."""
+    rows = []
+    for line in data.split(b"\n")[:-1]:
+        fields = [b"NULL" if f == b"\\N" else _sql_bytes(_unescape_field(f))
+                  for f in line.split(b"\t")]
+        rows.append(b"(" + b",".join(fields) + b")")
+    return rows
