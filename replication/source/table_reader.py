@@ -51,6 +51,11 @@ Send = Callable[[Any], object]
 # Largest pre-joined chunk text; it must fit the target's max_allowed_packet (4 MiB on MySQL 5.7).
 JOINED_LIMIT = 2 * 1024 * 1024
 StopCheck = Callable[[], bool]
+# A chunk holds chunk_size rows, or fewer when its rows would pass this many bytes: wide rows
+# (TEXT/BLOB) travel and apply in bounded pieces, whatever chunk_size says.
+CHUNK_BYTES = JOINED_LIMIT
+SAMPLE_ROWS = 16
+KEYLESS_FETCH = 256
 RecordSchema = Callable[[list[SchemaVersion]], None]
 ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146
@@ -213,11 +218,22 @@ class TableReader:
             cur.execute(sql)
             return list(cur.fetchall())
 
-    def _upper_key(self, after: bytes | None) -> bytes | None:
-        """The key of the chunk's last row, or None when fewer than chunk_size rows remain."""
+    def _fit(self, row_bytes: int) -> int:
+        """Rows per chunk: ``chunk_size``, fewer when rows this wide would pass CHUNK_BYTES."""
+        return max(1, min(self._chunk_size, CHUNK_BYTES // max(1, row_bytes)))
+
+    def _first_page(self, after: bytes | None) -> int:
+        """Rows of the first chunk, from the widest of the next few rows as rendered."""
+        order = ", ".join(quote_ident(c.name) for c in self._spec.key)
+        sql = (f"SELECT LENGTH({self._render()[1]}) FROM {self._from}".encode()
+               + self._range(after, None) + f" ORDER BY {order} LIMIT {SAMPLE_ROWS}".encode())
+        return self._fit(max((int(r[0] or 0) for r in self._query(sql)), default=0))
+
+    def _upper_key(self, after: bytes | None, page: int) -> bytes | None:
+        """The key of the chunk's last row, or None when fewer than ``page`` rows remain."""
         order = ", ".join(quote_ident(c.name) for c in self._spec.key)
         head = f"SELECT CAST({key_sql(self._spec.key)} AS BINARY) FROM {self._from}".encode()
-        tail = f" ORDER BY {order} LIMIT 1 OFFSET {self._chunk_size - 1}".encode()
+        tail = f" ORDER BY {order} LIMIT 1 OFFSET {page - 1}".encode()
         rows = self._query(head + self._range(after, None) + tail)
         return rows[0][0] if rows else None
 
@@ -252,10 +268,14 @@ class TableReader:
         seq, after = self._cp.seq, self._cp.last_key
         with self._conn.cursor() as cur:
             cur.execute("SET SESSION group_concat_max_len = %s", (JOINED_LIMIT,))
+        # Typed rows (for a Kafka sink) are bounded by chunk_size only.
+        page = self._chunk_size if self._typed else self._first_page(after)
         while True:
             self._check_stop()
-            upper = self._upper_key(after)
+            upper = self._upper_key(after, page)
             pieces, count = self._fetch(after, upper)
+            if count and not self._typed:
+                page = self._fit(sum(len(p) for p in pieces) // count + 1)
             last = upper is None
             seq += 1
             last_key = after if last else upper
@@ -275,14 +295,20 @@ class TableReader:
         cur.execute(sql)
         while True:
             self._check_stop()
-            fetched = cur.fetchmany(self._chunk_size)
-            rows: list[Any]
-            if self._convert is not None:
-                rows = self._convert(fetched)
-            else:
-                rows = [row for (row,) in fetched]
-                self._check_rendered(rows)
-            last = len(rows) < self._chunk_size
+            rows: list[Any] = []
+            size, last = 0, False
+            while len(rows) < self._chunk_size and size < CHUNK_BYTES:
+                fetched = cur.fetchmany(min(KEYLESS_FETCH, self._chunk_size - len(rows)))
+                if not fetched:
+                    last = True
+                    break
+                if self._convert is not None:
+                    rows += self._convert(fetched)  # typed rows: bounded by chunk_size only
+                    continue
+                got = [row for (row,) in fetched]
+                self._check_rendered(got)
+                rows += got
+                size += sum(len(row) for row in got)
             seq += 1
             self._send(self._chunk(position, seq, None, None, rows, len(rows), restart, last))
             self.rows_read += len(rows)
