@@ -240,14 +240,16 @@ def read_table_defs(conn: Any, tables: list[tuple[str, str]]) -> dict[tuple[str,
     schemas = sorted({schema for schema, _ in tables})
     marks = ", ".join(["%s"] * len(schemas))
     columns: dict[tuple[str, str], list[ColumnDef]] = {}
-    for schema, table, name, data_type, column_type, charset in _rows(
+    for schema, table, name, data_type, column_type, charset, nullable in _rows(
             conn, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
-                  f"CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({marks}) "
+                  "CHARACTER_SET_NAME, IS_NULLABLE FROM information_schema.COLUMNS "
+                  f"WHERE TABLE_SCHEMA IN ({marks}) "
                   "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION", schemas):
         key = (_text(schema), _text(table))
         if key in wanted:
             columns.setdefault(key, []).append(column_from_catalog(
-                _text(name), _text(data_type), _text(column_type), _text(charset) if charset else None))
+                _text(name), _text(data_type), _text(column_type), _text(charset) if charset else None,
+                _text(nullable) == "YES"))
     charsets = {(_text(schema), _text(table)): _text(charset).lower()
                 for schema, table, charset in _rows(
                     conn, "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, c.CHARACTER_SET_NAME FROM "
@@ -255,5 +257,11 @@ def read_table_defs(conn: Any, tables: list[tuple[str, str]]) -> dict[tuple[str,
                           "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON "
                           f"c.COLLATION_NAME = t.TABLE_COLLATION WHERE t.TABLE_SCHEMA IN ({marks})",
                     schemas)}
-    return {key: TableDef(key[0], key[1], tuple(cols), charsets.get(key, "utf8mb4"))
-            for key, cols in columns.items()}
+    out = {}
+    for key, cols in columns.items():
+        if any(c.data_type == "longtext" for c in cols):
+            json_columns = _mariadb_json_columns(conn, *key)
+            cols = [replace(c, data_type="json", column_type="json")
+                    if c.data_type == "longtext" and c.name in json_columns else c for c in cols]
+        out[key] = TableDef(key[0], key[1], tuple(cols), charsets.get(key, "utf8mb4"))
+    return out
