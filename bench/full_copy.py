@@ -172,7 +172,7 @@ class Run:
         started = time.perf_counter()
         job.job_id = self.cluster.post("/v2/job/migration", job.config)["job"]["job_id"]
         wait_for(lambda: any("job_stage_incr" in e for e in self.cluster.events(job.job_id, "dest")),
-                 3600, f"{job.job_id} to reach incremental", interval=0.05)
+                 3600, f"{job.job_id} to reach incremental", interval=0.1)
         seconds = time.perf_counter() - started
         self._stop_profile(profilers)
         cpu = with_roles(meter.stop(), job)
