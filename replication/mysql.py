@@ -37,12 +37,13 @@ _send_local_file = pymysql.connections._send_local_file  # type: ignore[attr-def
 _INFILE_PIECE = 64 * 1024
 
 
-def _send_infile(filename: str, conn: Any) -> None:
+def _send_infile(filename: str | bytes, conn: Any) -> None:
     data = getattr(conn, "_infile_data", None)
-    if not isinstance(conn, _Connection) or data is None or filename != INFILE_NAME:
+    name = filename.decode(errors="replace") if isinstance(filename, bytes) else filename
+    if not isinstance(conn, _Connection) or data is None or name != INFILE_NAME:
         if isinstance(conn, _Connection):
             raise pymysql.err.OperationalError(
-                2068, f"refused the server's request for local file {filename!r}")
+                2068, f"refused the server's request for local file {name!r}")
         _send_local_file(filename, conn)  # a plain PyMySQL connection asked for it
         return
     view = memoryview(data)
