@@ -59,3 +59,32 @@ def test_many_small_tables_copy_exactly(source_server: MariaDBServer, target_ser
     for name in [f"s{n}" for n in range(120)] + ["nokey"]:
         assert table_checksum(target_server, fresh_schema, name) == \
             table_checksum(source_server, fresh_schema, name), name
+
+
+def test_rows_arrive_exactly_through_load_data_and_without_it(
+        source_server: MariaDBServer, target_server: MariaDBServer, fresh_schema: str,
+        redis_client: Any, job_id: str) -> None:
+    """Tabs, newlines, backslashes, NUL, a GBK character whose second byte is a backslash,
+    latin1 and binary bytes, NULL and the text \\N: by LOAD DATA, and by INSERT when the
+    target refuses LOAD DATA LOCAL."""
+    source_server.execute(f"CREATE DATABASE {fresh_schema}")
+    conn = source_server.connect(database=fresh_schema)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, u TEXT, g VARCHAR(8) CHARACTER SET gbk,"
+                    " l VARCHAR(8) CHARACTER SET latin1, b BLOB, bt BIT(9), d DOUBLE)")
+        cur.execute("INSERT INTO t VALUES (1, 'a\\tb\\nc\\\\d\\0e', X'955C', X'E9FF', X'005C090A0D4E',"
+                    " b'100000001', 0.1), (2, '\\\\N', '', '', X'', NULL, -1e-300),"
+                    " (3, NULL, NULL, NULL, NULL, NULL, NULL)")
+    conn.close()
+    expected = table_checksum(source_server, fresh_schema, "t")
+    run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),)),
+             redis_client)
+    assert table_checksum(target_server, fresh_schema, "t") == expected
+    target_server.execute(f"DROP DATABASE {fresh_schema}")
+    target_server.execute("SET GLOBAL local_infile = 0")
+    try:
+        run_copy(make_job(job_id + "2", source_server, target_server,
+                          (SchemaRule(table_schema=fresh_schema),)), redis_client)
+    finally:
+        target_server.execute("SET GLOBAL local_infile = 1")
+    assert table_checksum(target_server, fresh_schema, "t") == expected

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 STATEMENT_BYTES = 4 * 1024 * 1024
 DUPLICATE_KEY = 1062
-# The server (local_infile=OFF: 1148 on MariaDB, 3948 on MySQL 8) or the client refused LOCAL.
-LOCAL_INFILE_REFUSED = frozenset({1148, 2068, 3948})
+# The server (local_infile=OFF: 4166 on MariaDB 10.6+, 1148 before, 3948 on MySQL 8) or the
+# client refused LOCAL.
+LOCAL_INFILE_REFUSED = frozenset({1148, 2068, 3948, 4166})
 _TSV_ESCAPES = {b"\\": b"\\", b"t": b"\t", b"n": b"\n", b"0": b"\0", b"N": b"N"}
 _TSV_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 # Modes that would reject values the source legitimately holds, or change literal parsing.
