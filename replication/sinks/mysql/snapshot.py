@@ -75,6 +75,7 @@ class SnapshotApplier:
         self._statement_bytes = statement_bytes
         self._conn: Any = None
         self._sql_mode: str | None = None
+        self._schema: str | None = None  # the connection's current database, created already
         self._target_columns: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         self._local_infile = True
         self._early_ok: dict[tuple[str, str], bool] = {}
@@ -123,6 +124,7 @@ class SnapshotApplier:
                 pass
             self._conn = None
             self._sql_mode = None
+            self._schema = None
 
     # -- session -------------------------------------------------------------------------
     def _connection(self) -> Any:
@@ -176,11 +178,13 @@ class SnapshotApplier:
         self._set_sql_mode(conn, msg.sql_mode)
         # DDL commits by itself: a second connection holds the owner row meanwhile.
         with self._fence.guard(self._conn_factory), conn.cursor() as cur:
-            cur.execute(target_create_database(msg.create_database_sql, msg.target_schema))
+            if self._schema != msg.target_schema:
+                cur.execute(target_create_database(msg.create_database_sql, msg.target_schema))
+                # Unqualified names in the DDL (foreign keys) resolve in the target schema.
+                conn.select_db(msg.target_schema)
+                self._schema = msg.target_schema
             if self._job.src_task.drop_table_if_exists:
                 cur.execute(f"DROP TABLE IF EXISTS {target}")
-            # Unqualified names in the DDL (foreign keys) resolve in the target schema.
-            conn.select_db(msg.target_schema)
             cur.execute(target_create_table(msg.create_table_sql, msg.target_schema,
                                             msg.target_table))
         conn.commit()
