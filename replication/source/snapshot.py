@@ -1,7 +1,8 @@
 """The src side of the full copy: a consistent, resumable, parallel snapshot of the source.
 
 ``SnapshotReader.run()`` lists the in-scope tables, reads several tables at once (one source
-connection and one consistent snapshot per table, ``workers`` at a time) and sends, per table,
+connection and one consistent snapshot per table, or per batch of small tables, ``workers`` at
+a time) and sends, per table,
 a ``SnapshotTable`` then its ``SnapshotChunk`` messages; finally a ``SnapshotDone`` with the
 earliest and latest snapshot positions. It returns the earliest: the binlog must be read from
 there, with idempotent writes until the latest, for the target to become consistent.

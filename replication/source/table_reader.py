@@ -53,7 +53,7 @@ JOINED_LIMIT = 2 * 1024 * 1024
 StopCheck = Callable[[], bool]
 # A chunk holds chunk_size rows, or fewer when its rows would pass this many bytes: wide rows
 # (TEXT/BLOB) travel and apply in bounded pieces, whatever chunk_size says.
-CHUNK_BYTES = JOINED_LIMIT
+CHUNK_BYTES = JOINED_LIMIT * 3 // 4  # with room: a chunk past JOINED_LIMIT is read again row by row
 SAMPLE_ROWS = 16
 KEYLESS_FETCH = 256
 RecordSchema = Callable[[list[SchemaVersion]], None]
