@@ -40,6 +40,7 @@ from replication.source.values import (
     row_sql,
     split_key,
     tsv_capable,
+    tsv_hex,
     tsv_row_sql,
     up_to_key_condition,
 )
@@ -194,8 +195,13 @@ class TableReader:
             m.source_schema, m.source_table, m.target_schema, m.target_table,
             [c.name for c in self._spec.columns], bool(m.columns), self._sql_mode, seq,
             after, last_key, rows, count, not self._spec.key, restart, last, position,
-            self._typed, not self._typed and self._render()[0],
+            self._typed, *self._load_form(),
         )
+
+    def _load_form(self) -> tuple[bool, list[int]]:
+        """(LOAD DATA lines?, positions of hex fields) of this table's chunks."""
+        tsv = not self._typed and self._render()[0]
+        return tsv, [i for i, c in enumerate(self._spec.columns) if tsv and tsv_hex(c)]
 
     def _check_stop(self) -> None:
         if self._stopped():

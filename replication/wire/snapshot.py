@@ -8,7 +8,7 @@ sql_mode), so a dest that restarts in the middle of a table needs nothing it app
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from replication.position import BinlogPosition
@@ -68,6 +68,8 @@ class SnapshotChunk:
     # ``rows`` are LOAD DATA lines (tab-separated fields, each row ending with a newline,
     # backslash escapes, ``\\N`` for NULL, raw bytes) instead of VALUES tuples.
     tsv: bool = False
+    # Positions (in ``columns``) of the fields of LOAD DATA lines that hold the hex of the bytes.
+    unhex: list[int] = field(default_factory=list)
 
 
 @codec.message("snapshot_done")

@@ -73,3 +73,12 @@ def test_only_types_load_data_stores_exactly_travel_as_lines() -> None:
     assert not tsv_capable((ColumnInfo("i", "int"), ColumnInfo("p", "point")))
     assert "X'5C4E'" in tsv_field_sql(ColumnInfo("t", "text", "utf8mb4"))  # NULL as \N
     assert "CAST(`g` AS BINARY)" in tsv_field_sql(ColumnInfo("g", "varchar", "gbk"))  # no conversion
+
+
+def test_hex_fields_become_hex_literals_of_the_same_bytes() -> None:
+    from replication.sinks.mysql.snapshot import tsv_to_values
+    from replication.source.values import tsv_field_sql, tsv_hex
+
+    assert tsv_hex(ColumnInfo("b", "blob", "binary")) and not tsv_hex(ColumnInfo("v", "varchar", "utf8mb4"))
+    assert "HEX(`b`)" in tsv_field_sql(ColumnInfo("b", "blob", "binary"))
+    assert tsv_to_values(b"1\t00FF5C\t\\N\n", [1, 2]) == [b"(_binary'1',_binary X'00FF5C',NULL)"]

@@ -76,7 +76,7 @@ class SnapshotApplier:
         self._conn: Any = None
         self._sql_mode: str | None = None
         self._schema: str | None = None  # the connection's current database, created already
-        self._target_columns: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._target_columns: dict[tuple[str, str, tuple[int, ...]], tuple[bytes, bytes]] = {}
         self._local_infile = True
         self._early_ok: dict[tuple[str, str], bool] = {}
         self.done: SnapshotDone | None = None
@@ -205,18 +205,22 @@ class SnapshotApplier:
 
     def _heads(self, conn: Any, msg: SnapshotChunk) -> tuple[bytes, bytes]:
         """The table's ``INSERT ... VALUES`` head and its ``LOAD DATA`` statement."""
-        key = (msg.target_schema, msg.target_table)
+        key = (msg.target_schema, msg.target_table, tuple(msg.unhex))
         if key not in self._target_columns:
             names = msg.columns
             if msg.column_map:
                 names = self._mapped_target_columns(conn, msg)
             cols = ", ".join(quote_ident(n) for n in names)
             target = quote_table(msg.target_schema, msg.target_table)
-            # LOAD DATA's default format is the one the source prints (values.tsv_row_sql).
+            # LOAD DATA's default format is the one the source prints (values.tsv_row_sql);
+            # hex fields go through a variable and UNHEX.
+            fields = ", ".join(f"@h{i}" if i in msg.unhex else quote_ident(n)
+                               for i, n in enumerate(names))
+            unhex = ", ".join(f"{quote_ident(names[i])} = UNHEX(@h{i})" for i in msg.unhex)
             self._target_columns[key] = (
                 f"INSERT INTO {target} ({cols}) VALUES ".encode(),
                 f"LOAD DATA LOCAL INFILE '{INFILE_NAME}' INTO TABLE {target} CHARACTER SET binary "
-                f"({cols})".encode())
+                f"({fields})".encode() + (f" SET {unhex}".encode() if unhex else b""))
         return self._target_columns[key]
 
     def _write_rows(self, cur: Any, msg: SnapshotChunk) -> None:
@@ -241,7 +245,7 @@ class SnapshotApplier:
             else:
                 self._check_load(cur, msg, affected)
                 return
-        self._insert(cur, head, tsv_to_values(data))
+        self._insert(cur, head, tsv_to_values(data, msg.unhex))
 
     def _check_load(self, cur: Any, msg: SnapshotChunk, affected: int) -> None:
         """LOAD DATA LOCAL turns errors into warnings (a duplicate key skips the row): any
@@ -409,13 +413,17 @@ def _sql_bytes(value: bytes) -> bytes:
     return b"_binary'" + escaped + b"'"
 
 
-def tsv_to_values(data: bytes) -> list[bytes]:
+def tsv_to_values(data: bytes, unhex: list[int] | tuple[int, ...] = ()) -> list[bytes]:
     """LOAD DATA lines (``values.tsv_row_sql``) as VALUES tuples, for a target that refuses
     LOAD DATA LOCAL. Every field becomes a binary string literal, which the server converts to
-    the column's type exactly as LOAD DATA would (raw bytes into a text column)."""
+    the column's type exactly as LOAD DATA would (raw bytes into a text column); the fields at
+    the positions ``unhex`` hold hex and become ``X'..'`` of the same bytes."""
     rows = []
+    hexed = set(unhex)
     for line in data.split(b"\n")[:-1]:
-        fields = [b"NULL" if f == b"\\N" else _sql_bytes(_unescape_field(f))
-                  for f in line.split(b"\t")]
+        fields = [b"NULL" if f == b"\\N"
+                  else b"_binary X'" + f + b"'" if i in hexed
+                  else _sql_bytes(_unescape_field(f))
+                  for i, f in enumerate(line.split(b"\t"))]
         rows.append(b"(" + b",".join(fields) + b")")
     return rows
