@@ -26,7 +26,7 @@ _TLS_LOCK = threading.Lock()
 def _mtime(path: Any) -> float:
     try:
         return os.stat(path).st_mtime if isinstance(path, str) and path else 0.0
-    except OSError:
+    except (OSError, ValueError):  # missing, unreadable, or not a path at all
         return -1.0
 
 
