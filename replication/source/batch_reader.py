@@ -33,6 +33,9 @@ ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146
 # Snapshots opened for one batch before giving up on a source that alters it without pause.
 SNAPSHOT_ATTEMPTS = 20
+# Snapshots opened again while the source's binlog moved between the snapshot and the tables'
+# metadata locks; a source that never pauses gets the last one.
+QUIET_ATTEMPTS = 5
 
 
 class BatchReader:
@@ -67,14 +70,17 @@ class BatchReader:
         return position
 
     def _open(self) -> BinlogPosition:
-        for _ in range(SNAPSHOT_ATTEMPTS):
-            position = open_snapshot(self._conn)
+        # One statement reading every table of the batch, run right after the snapshot opens;
+        # LIMIT 1: only a read that reaches the rows takes the snapshot's view of a table.
+        first_read = " UNION ALL ".join(f"(SELECT 1 FROM {s.name} LIMIT 1)" for s in self._specs)
+        for attempt in range(SNAPSHOT_ATTEMPTS):
             try:
-                with self._conn.cursor() as cur:
-                    for spec in self._specs:
-                        # LIMIT 1: only a read that reaches the rows takes the snapshot's view.
-                        cur.execute(f"SELECT 1 FROM {spec.name} LIMIT 1")
-                        cur.fetchall()
+                position = open_snapshot(self._conn, first_read)
+                if attempt < QUIET_ATTEMPTS and self._moved_since(position):
+                    # Something committed between the snapshot and the locks: maybe a DDL of
+                    # one of these tables, which the snapshot would not show. Again.
+                    self._conn.rollback()
+                    continue
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else 0
                 if code == ER_NO_SUCH_TABLE:
@@ -88,6 +94,18 @@ class BatchReader:
         raise SourceError(f"tables of a batch ({self._specs[0].name}, ...) were altered each time "
                           f"their snapshot opened ({SNAPSHOT_ATTEMPTS} times); retry when the DDL "
                           "has finished")
+
+    def _moved_since(self, position: BinlogPosition) -> bool:
+        """True when the source's binlog has moved past the snapshot's position."""
+        if not position.file:
+            return False
+        with self._conn.cursor() as cur:
+            cur.execute("SHOW MASTER STATUS")
+            row = cur.fetchone()
+        if not row:
+            return False
+        file = row[0].decode() if isinstance(row[0], bytes) else str(row[0])
+        return (file, int(row[1])) != (position.file, position.pos)
 
     def _record(self, position: BinlogPosition) -> None:
         if self._record_schema is None:
