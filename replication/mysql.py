@@ -80,7 +80,7 @@ class _Connection(pymysql.connections.Connection):
         with _TLS_LOCK:
             ctx = _TLS_CONTEXTS.get(key)
             if ctx is None:
-                ctx = super()._create_ssl_ctx(sslp)
+                ctx = super()._create_ssl_ctx(sslp)  # type: ignore[misc]  # private, not in the stubs
                 _TLS_CONTEXTS[key] = ctx
         return ctx
 

@@ -3,10 +3,11 @@
 A table of a few hundred rows costs the source little to read, but its own connection, its own
 snapshot, catalog queries and schema-history write cost more than its rows. ``BatchReader``
 reads a batch of small, not yet started tables through one connection inside one consistent
-snapshot: it first reads each table once (taking its metadata lock, so no DDL changes it until
-the snapshot ends; a DDL that committed since the snapshot opened makes that read fail with
-error 1412 and the snapshot is opened again), then describes all of them and records their
-definitions at the snapshot's position in one go, then sends each table's messages exactly as
+snapshot: it reads every table in the snapshot's first statement (taking their metadata locks,
+so no DDL changes them until the snapshot ends), checks that no DDL slipped in before the locks
+(error 1412, or a ``SHOW CREATE TABLE`` that differs from the one read before the snapshot
+opened: then the snapshot is opened again), describes all of them and records their definitions
+at the snapshot's position in one go, then sends each table's messages exactly as
 ``TableReader`` does. Every table of the batch has the batch's position. A table that turns out
 larger than it looked is still paged by its key like any other.
 """
@@ -22,9 +23,15 @@ from replication.errors import SourceError, Stopped
 from replication.mysql import quote_table
 from replication.position import BinlogPosition
 from replication.resume import TableCheckpoint
-from replication.source.consistent import open_snapshot
+from replication.source.consistent import open_snapshot, prepare_read_session
 from replication.source.schema import SchemaVersion, read_table_defs
-from replication.source.table_reader import RecordSchema, Send, StopCheck, TableReader
+from replication.source.table_reader import (
+    RecordSchema,
+    Send,
+    StopCheck,
+    TableReader,
+    comparable_create,
+)
 from replication.source.tables import TableSpec, describe_tables
 
 log = logging.getLogger(__name__)
@@ -33,9 +40,6 @@ ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146
 # Snapshots opened for one batch before giving up on a source that alters it without pause.
 SNAPSHOT_ATTEMPTS = 20
-# Snapshots opened again while the source's binlog moved between the snapshot and the tables'
-# metadata locks; a source that never pauses gets the last one.
-QUIET_ATTEMPTS = 5
 
 
 class BatchReader:
@@ -54,10 +58,14 @@ class BatchReader:
         self._record_schema = record_schema
         self.rows_read: dict[tuple[str, str], int] = {}
 
+    @property
+    def specs(self) -> list[TableSpec]:
+        """The batch's tables, as listed."""
+        return self._specs
+
     def run(self) -> BinlogPosition:
         """Send every table's schema and chunks; the snapshot position they were read at."""
-        position = self._open()
-        specs = describe_tables(self._conn, [(s.mapping, s.rows_estimate) for s in self._specs])
+        position, specs = self._open()
         self._record(position)
         for spec in specs:
             if self._stopped():
@@ -69,43 +77,48 @@ class BatchReader:
         self._conn.rollback()
         return position
 
-    def _open(self) -> BinlogPosition:
+    def _open(self) -> tuple[BinlogPosition, list[TableSpec]]:
+        """Open the batch's snapshot, take every table's metadata lock and describe the tables
+        there. As for one table (``TableReader``), each table's ``SHOW CREATE TABLE`` is read
+        before the snapshot opens and again after the locks: a DDL that committed in between,
+        which the snapshot would not show, changes it, and the snapshot is opened again."""
+        prepare_read_session(self._conn)  # SHOW CREATE's text depends on the session's mode
         # One statement reading every table of the batch, run right after the snapshot opens;
-        # LIMIT 1: only a read that reaches the rows takes the snapshot's view of a table.
+        # LIMIT 1: only a read that reaches the rows checks the table's version.
         first_read = " UNION ALL ".join(f"(SELECT 1 FROM {s.name} LIMIT 1)" for s in self._specs)
-        for attempt in range(SNAPSHOT_ATTEMPTS):
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            before = [self._create_text(spec) for spec in self._specs]
+            position = open_snapshot(self._conn)
             try:
-                position = open_snapshot(self._conn, first_read)
-                if attempt < QUIET_ATTEMPTS and self._moved_since(position):
-                    # Something committed between the snapshot and the locks: maybe a DDL of
-                    # one of these tables, which the snapshot would not show. Again.
-                    self._conn.rollback()
-                    continue
+                with self._conn.cursor() as cur:
+                    cur.execute(first_read)
+                    cur.fetchall()
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else 0
                 if code == ER_NO_SUCH_TABLE:
                     raise SourceError(f"a table disappeared while its copy started: {exc.args[-1]}") from exc
                 if code != ER_TABLE_DEF_CHANGED:
                     raise
-                self._conn.rollback()
-                log.info("a table changed after the snapshot of its batch opened; opening another")
-                continue
-            return position
+            else:
+                specs = describe_tables(self._conn, [(s.mapping, s.rows_estimate) for s in self._specs])
+                if [comparable_create(s.create_table_sql) for s in specs] == before:
+                    return position, specs
+            self._conn.rollback()
+            log.info("a table changed while the snapshot of its batch opened; opening another")
         raise SourceError(f"tables of a batch ({self._specs[0].name}, ...) were altered each time "
                           f"their snapshot opened ({SNAPSHOT_ATTEMPTS} times); retry when the DDL "
                           "has finished")
 
-    def _moved_since(self, position: BinlogPosition) -> bool:
-        """True when the source's binlog has moved past the snapshot's position."""
-        if not position.file:
-            return False
+    def _create_text(self, spec: TableSpec) -> str:
         with self._conn.cursor() as cur:
-            cur.execute("SHOW MASTER STATUS")
-            row = cur.fetchone()
-        if not row:
-            return False
-        file = row[0].decode() if isinstance(row[0], bytes) else str(row[0])
-        return (file, int(row[1])) != (position.file, position.pos)
+            try:
+                cur.execute(f"SHOW CREATE TABLE {spec.name}")
+            except pymysql.err.MySQLError as exc:
+                if exc.args and exc.args[0] == ER_NO_SUCH_TABLE:
+                    raise SourceError(f"{spec.name} disappeared before its copy started") from exc
+                raise
+            text = cur.fetchone()[1]
+        return comparable_create(text.decode() if isinstance(text, bytes) else str(text))
 
     def _record(self, position: BinlogPosition) -> None:
         if self._record_schema is None:

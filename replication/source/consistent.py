@@ -52,12 +52,9 @@ def source_sql_mode(conn: Any) -> str:
     return _text(_rows(conn, "SELECT @@GLOBAL.sql_mode")[0][0])
 
 
-def _mariadb_snapshot(conn: Any, first_read: str | None = None) -> BinlogPosition:
+def _mariadb_snapshot(conn: Any) -> BinlogPosition:
     with conn.cursor() as cur:
         cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        if first_read:
-            cur.execute(first_read)
-            cur.fetchall()
         cur.execute("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
         status = {_text(k).lower(): _text(v) for k, v in cur.fetchall()}
     file = status.get("binlog_snapshot_file", "")
@@ -76,12 +73,10 @@ def _mysql_status(conn: Any) -> BinlogPosition:
     return BinlogPosition(_text(row[0]), int(row[1]), gtid.replace("\n", ""))
 
 
-def _mysql_snapshot(conn: Any, first_read: str | None = None) -> BinlogPosition:
+def _mysql_snapshot(conn: Any) -> BinlogPosition:
     for _ in range(MYSQL_ATTEMPTS):
         before = _mysql_status(conn)
         _rows(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        if first_read:
-            _rows(conn, first_read)
         after = _mysql_status(conn)
         if before == after:
             return after
@@ -94,22 +89,15 @@ def _mysql_snapshot(conn: Any, first_read: str | None = None) -> BinlogPosition:
         raise SourceError(f"cannot open a consistent snapshot: {exc}") from exc
     try:
         _rows(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        if first_read:
-            _rows(conn, first_read)
         return _mysql_status(conn)
     finally:
         _rows(conn, "UNLOCK TABLES")
 
 
-def open_snapshot(conn: Any, first_read: str | None = None) -> BinlogPosition:
-    """Start a consistent-snapshot transaction on ``conn``; the position it corresponds to.
-    ``first_read`` (a SELECT) runs as the transaction's first statement, at once after the
-    snapshot opened: reading the tables takes their metadata locks, so the shorter the time
-    between the two, the less room for a DDL to commit unseen in between."""
+def open_snapshot(conn: Any) -> BinlogPosition:
+    """Start a consistent-snapshot transaction on ``conn``; the position it corresponds to."""
     prepare_read_session(conn)
-    if is_mariadb(conn):
-        return _mariadb_snapshot(conn, first_read)
-    return _mysql_snapshot(conn, first_read)
+    return _mariadb_snapshot(conn) if is_mariadb(conn) else _mysql_snapshot(conn)
 
 
 def position_key(position: BinlogPosition) -> tuple[str, int]:

@@ -127,7 +127,7 @@ class TableReader:
             position = open_snapshot(self._conn)
             if self._lock_definition():
                 spec = describe_table(self._conn, self._spec.mapping, self._spec.rows_estimate)
-                if _comparable(spec.create_table_sql) == before:
+                if comparable_create(spec.create_table_sql) == before:
                     self._use(spec)
                     return position
             self._conn.rollback()
@@ -143,7 +143,7 @@ class TableReader:
                 raise SourceError(f"{self._spec.name} disappeared before its copy started") from exc
             raise
         text = rows[0][1]
-        return _comparable(text.decode() if isinstance(text, bytes) else str(text))
+        return comparable_create(text.decode() if isinstance(text, bytes) else str(text))
 
     def _lock_definition(self) -> bool:
         """Read the table inside the snapshot, which takes its metadata lock until the snapshot
@@ -158,11 +158,10 @@ class TableReader:
         return True
 
     def _use(self, spec: TableSpec) -> None:
-        if _comparable(spec.create_table_sql) != _comparable(self._spec.create_table_sql):
+        if comparable_create(spec.create_table_sql) != comparable_create(self._spec.create_table_sql):
             log.info("%s changed since the tables were listed; copying its current definition",
                      spec.name)
         self._spec = spec
-        self._row_expr = f"CAST({row_sql(spec.columns)} AS BINARY)"
         self._typed_select = f"SELECT {select_list(spec.columns)} FROM {self._from}"
         if self._typed:
             self._convert = RowConverter(spec.columns)
@@ -331,6 +330,6 @@ class TableReader:
                 "max_allowed_packet above twice the largest row")
 
 
-def _comparable(create_sql: str) -> str:
+def comparable_create(create_sql: str) -> str:
     """``SHOW CREATE TABLE`` text without the counter that every insert may move."""
     return _AUTO_INCREMENT.sub("", create_sql)

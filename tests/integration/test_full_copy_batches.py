@@ -11,8 +11,8 @@ from replication.scope.filters import TableFilter
 from replication.source.schema import read_table_def, read_table_defs
 from replication.source.tables import describe_table, describe_tables
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.integration.full_copy_helpers import make_job, run_copy, table_checksum
-from tests.integration.incremental_helpers import conn_cfg
+from tests.support.full_copy import make_job, run_copy, table_checksum
+from tests.support.incremental import conn_cfg
 
 
 def test_bulk_catalog_reads_equal_the_per_table_ones(source_server: MariaDBServer,

@@ -15,7 +15,8 @@ import redis
 
 from replication.position import BinlogPosition
 from replication.runners import DestRunner, SrcRunner
-from replication.source import table_reader
+from replication.source import batch_reader, table_reader
+from replication.source.batch_reader import BatchReader
 from replication.source.table_reader import TableReader
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.digest import wait_equal
@@ -62,19 +63,21 @@ def ddl_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
     event that says it ran. Table ``t`` is read only after ``early`` (whose snapshot so comes
     first and starts the binlog window), whatever the order of the copy's readers."""
     early_read, ran = threading.Event(), threading.Event()
-    original_run: Callable[[TableReader], BinlogPosition] = TableReader.run
     original_open = table_reader.open_snapshot
 
-    def run(reader: TableReader) -> BinlogPosition:
-        if reader.spec.mapping.source_table == "t":
-            assert early_read.wait(60), "early was never read"
-            if request.param == "before its snapshot":
-                _run(source_server, fresh_schema, DURING_COPY)
-                ran.set()
-        position = original_run(reader)
-        if reader.spec.mapping.source_table == "early":
-            early_read.set()
-        return position
+    def hooked(original: Callable[[Any], BinlogPosition],
+               tables: Callable[[Any], set[str]]) -> Callable[[Any], BinlogPosition]:
+        def run(reader: Any) -> BinlogPosition:
+            if "t" in tables(reader):
+                assert early_read.wait(60), "early was never read"
+                if request.param == "before its snapshot":
+                    _run(source_server, fresh_schema, DURING_COPY)
+                    ran.set()
+            position = original(reader)
+            if "early" in tables(reader):
+                early_read.set()
+            return position
+        return run
 
     def open_snapshot(conn: Any) -> BinlogPosition:
         position = original_open(conn)
@@ -83,8 +86,14 @@ def ddl_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
             ran.set()
         return position
 
-    monkeypatch.setattr(TableReader, "run", run)
+    # Tables this small are read in batches (one snapshot for several tables); a table read
+    # alone takes the same steps.
+    monkeypatch.setattr(TableReader, "run", hooked(
+        TableReader.run, lambda r: {r.spec.mapping.source_table}))
+    monkeypatch.setattr(BatchReader, "run", hooked(
+        BatchReader.run, lambda r: {s.mapping.source_table for s in r.specs}))
     monkeypatch.setattr(table_reader, "open_snapshot", open_snapshot)
+    monkeypatch.setattr(batch_reader, "open_snapshot", open_snapshot)
     yield ran
 
 

@@ -223,17 +223,24 @@ class SnapshotApplier:
                 f"({fields})".encode() + (f" SET {unhex}".encode() if unhex else b""))
         return self._target_columns[key]
 
-    def _write_rows(self, cur: Any, msg: SnapshotChunk) -> None:
+    def _write_rows(self, cur: Any, msg: SnapshotChunk, replace: bool = False) -> None:
         """The chunk's rows into the target table, inside the caller's transaction. A row that
-        is already there raises IntegrityError (duplicate key) on either path."""
+        is already there raises IntegrityError (duplicate key) on either path; with
+        ``replace`` it gives way instead (``_replace``)."""
         head, load = self._heads(cur.connection, msg)
         if not msg.tsv:
-            self._insert(cur, head, msg.rows)
+            if replace:
+                self._replace(cur, head, msg.rows)
+            else:
+                self._insert(cur, head, msg.rows)
             return
         data = b"".join(msg.rows)
         if not data:
             return
         if self._local_infile:
+            if replace:
+                load = load.replace(b" INTO TABLE ", b" REPLACE INTO TABLE ", 1)
+                cur.execute("SET SESSION unique_checks = 1")
             try:
                 affected = load_data(cur, load, data)
             except pymysql.err.MySQLError as exc:
@@ -243,14 +250,24 @@ class SnapshotApplier:
                             "INSERT, which is slower", self._job_id, exc.args[-1])
                 self._local_infile = False
             else:
-                self._check_load(cur, msg, affected)
+                self._check_load(cur, msg, affected, replace)
                 return
-        self._insert(cur, head, tsv_to_values(data, msg.unhex))
+            finally:
+                if replace:
+                    cur.execute("SET SESSION unique_checks = 0")
+        rows = tsv_to_values(data, msg.unhex)
+        if replace:
+            self._replace(cur, head, rows)
+        else:
+            self._insert(cur, head, rows)
 
-    def _check_load(self, cur: Any, msg: SnapshotChunk, affected: int) -> None:
+    def _check_load(self, cur: Any, msg: SnapshotChunk, affected: int,
+                    replace: bool = False) -> None:
         """LOAD DATA LOCAL turns errors into warnings (a duplicate key skips the row): any
-        warning, or a row not loaded, fails the chunk as the same INSERT would have."""
-        if affected == msg.row_count and not cur.warning_count:
+        warning, or a row not loaded, fails the chunk as the same INSERT would have (with
+        REPLACE a replaced row counts twice)."""
+        loaded = affected >= msg.row_count if replace else affected == msg.row_count
+        if loaded and not cur.warning_count:
             return
         cur.execute("SHOW WARNINGS LIMIT 5")
         warnings = [(int(code), str(text)) for _, code, text in cur.fetchall()]
@@ -297,10 +314,8 @@ class SnapshotApplier:
             if msg.keyless and msg.restart and cp.seq > 0:
                 cur.execute(f"DELETE FROM {quote_table(msg.target_schema, msg.target_table)}")
                 rows_before = 0
-            if not inserted and self._after_another_snapshot(msg, cp):
-                self._replace(cur, head, tsv_to_values(b"".join(msg.rows)) if msg.tsv else msg.rows)
-            elif not inserted:
-                self._write_rows(cur, msg)
+            if not inserted:
+                self._write_rows(cur, msg, replace=self._after_another_snapshot(msg, cp))
             resumed = cp.seq > 0 and not (msg.keyless and msg.restart)
             checkpoint.write_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                    TableCheckpoint(
