@@ -144,10 +144,11 @@ def up_to_key_condition(key_columns: tuple[str, ...], literals: list[bytes]) -> 
 # Every special byte string is a hex literal, so no sql_mode can change how it is read.
 _NULL_FIELD = "X'5C4E'"  # \N
 # Types whose bytes LOAD DATA stores back exactly (BIT: its stored bytes, which a BIT column
-# takes as the number's big-endian bytes); a table with any other (spatial) keeps the VALUES
-# form, whose literals the server parses with the column's type in view.
+# takes as the number's big-endian bytes); a table with any other keeps the VALUES form, whose
+# literals the server parses with the column's type in view: spatial types, and MySQL's JSON
+# type, which takes no binary string (MariaDB's JSON is LONGTEXT and travels as such).
 _TSV_TEXT = frozenset({
-    "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json",
+    "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set",
     "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit",
 })
 
@@ -164,7 +165,7 @@ def tsv_capable(columns: tuple[ColumnInfo, ...]) -> bool:
 # the number of bytes it escapes, which binary data is full of. Text up to TEXT's 64 KB is
 # escaped: loading through UNHEX costs the target, the copy's usual limit, more per row.
 _TSV_HEX = frozenset({
-    "mediumtext", "longtext", "json",
+    "mediumtext", "longtext",
     "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 })
 
@@ -182,8 +183,6 @@ def tsv_field_sql(column: ColumnInfo) -> str:
         return f"IFNULL({col}, {_NULL_FIELD})"
     if kind == "float":
         return f"IFNULL(CAST({col} AS DOUBLE), {_NULL_FIELD})"
-    if kind == "json":
-        return f"IFNULL(HEX(CONVERT({col} USING utf8mb4)), {_NULL_FIELD})"
     if tsv_hex(column):
         return f"IFNULL(HEX({col}), {_NULL_FIELD})"
     # Backslash first, then the two terminators.
