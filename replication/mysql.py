@@ -144,6 +144,9 @@ def connect(
     except ssl.SSLError as exc:  # a certificate or key file that is not PEM
         raise ConnectError(f"cannot connect to {where}: TLS: cannot use the mysql_ssl_* "
                            f"files ({exc.reason or exc})") from exc
+    except ValueError as exc:  # a host name or file name no system call takes (IDNA, NUL)
+        raise ConnectError(f"cannot connect to {where}: not a usable host or file name "
+                           f"({exc})") from exc
     except OSError as exc:  # raised while PyMySQL loads the files, before connecting
         unreadable = [path for path in (cfg.mysql_ssl_ca, cfg.mysql_ssl_cert, cfg.mysql_ssl_key)
                       if path and not os.access(path, os.R_OK)]
