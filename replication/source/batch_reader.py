@@ -47,7 +47,7 @@ class BatchReader:
 
     def __init__(self, conn: Any, specs: list[TableSpec], sql_mode: str, chunk_size: int,
                  send: Send, stopped: StopCheck, job_rows: int = 0,
-                 record_schema: RecordSchema | None = None) -> None:
+                 record_schema: RecordSchema | None = None, typed: bool = False) -> None:
         self._conn = conn
         self._specs = specs
         self._sql_mode = sql_mode
@@ -56,6 +56,7 @@ class BatchReader:
         self._stopped = stopped
         self._job_rows = job_rows
         self._record_schema = record_schema
+        self._typed = typed  # typed rows (a Kafka sink), as TableReader's
         self.rows_read: dict[tuple[str, str], int] = {}
 
     @property
@@ -71,7 +72,8 @@ class BatchReader:
             if self._stopped():
                 raise Stopped("stop requested during the full copy")
             reader = TableReader(self._conn, spec, TableCheckpoint(), self._sql_mode,
-                                 self._chunk_size, self._send, self._stopped, self._job_rows)
+                                 self._chunk_size, self._send, self._stopped, self._job_rows,
+                                 typed=self._typed)
             reader.read_rows(position)
             self.rows_read[(spec.mapping.source_schema, spec.mapping.source_table)] = reader.rows_read
         self._conn.rollback()

@@ -178,7 +178,8 @@ class SnapshotReader:
         try:
             reader = BatchReader(conn, specs, sql_mode, self._job.src_task.chunk_size,
                                  self._send, self._stopped, self._stats.read_master_row_count,
-                                 self._record_schema)
+                                 self._record_schema,
+                                 typed=isinstance(self._job.dest_task, KafkaDestTaskConfig))
             position = reader.run()
         finally:
             conn.close()
