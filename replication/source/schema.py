@@ -186,28 +186,52 @@ def _text(value: Any) -> str:
 
 def read_table_def(conn: Any, schema: str, table: str) -> TableDef | None:
     """The table's definition as the server has it now (None when it does not exist)."""
-    rows = _rows(conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, IS_NULLABLE "
-                       "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
-                       "TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
-    if not rows:
-        return None
-    key = _rows(conn, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE "
-                      "TABLE_SCHEMA = %s AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' "
-                      "ORDER BY SEQ_IN_INDEX", (schema, table))
-    charset = _rows(conn, "SELECT c.CHARACTER_SET_NAME FROM information_schema.TABLES t JOIN "
+    return read_table_defs(conn, [(schema, table)]).get((schema, table))
+
+
+def read_table_defs(conn: Any, tables: list[tuple[str, str]]) -> dict[tuple[str, str], TableDef]:
+    """``read_table_def`` of many tables, in one catalog query per kind (whole schemas, filtered
+    here, for more than one table); tables that do not exist are left out."""
+    if not tables:
+        return {}
+    wanted = set(tables)
+    if len(wanted) == 1:
+        where, args = "TABLE_SCHEMA = %s AND TABLE_NAME = %s", list(tables[0])
+    else:
+        schemas = sorted({schema for schema, _ in wanted})
+        where, args = f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(schemas))})", schemas
+    columns: dict[tuple[str, str], list[ColumnDef]] = {}
+    for schema, table, name, data_type, column_type, charset, nullable in _rows(
+            conn, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
+                  f"CHARACTER_SET_NAME, IS_NULLABLE FROM information_schema.COLUMNS WHERE {where} "
+                  "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION", args):
+        key = (_text(schema), _text(table))
+        if key in wanted:
+            columns.setdefault(key, []).append(column_from_catalog(
+                _text(name), _text(data_type), _text(column_type),
+                _text(charset) if charset else None, _text(nullable) == "YES"))
+    primary: dict[tuple[str, str], list[str]] = {}
+    for schema, table, name in _rows(
+            conn, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+                  f"WHERE {where} AND INDEX_NAME = 'PRIMARY' "
+                  "ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX", args):
+        primary.setdefault((_text(schema), _text(table)), []).append(_text(name))
+    where_t = where.replace("TABLE_", "t.TABLE_")
+    charsets = {(_text(schema), _text(table)): _text(charset).lower()
+                for schema, table, charset in _rows(
+                    conn, "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, c.CHARACTER_SET_NAME FROM "
+                          "information_schema.TABLES t JOIN "
                           "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON "
-                          "c.COLLATION_NAME = t.TABLE_COLLATION WHERE t.TABLE_SCHEMA = %s AND "
-                          "t.TABLE_NAME = %s", (schema, table))
-    columns = tuple(column_from_catalog(_text(n), _text(d), _text(t), _text(c) if c else None,
-                                        _text(nullable) == "YES")
-                    for n, d, t, c, nullable in rows)
-    if any(c.data_type == "longtext" for c in columns):
-        json_columns = _mariadb_json_columns(conn, schema, table)
-        columns = tuple(replace(c, data_type="json", column_type="json")
-                        if c.data_type == "longtext" and c.name in json_columns else c
-                        for c in columns)
-    return TableDef(schema, table, columns, _text(charset[0][0]).lower() if charset else "utf8mb4",
-                    key=tuple(_text(name) for (name,) in key))
+                          f"c.COLLATION_NAME = t.TABLE_COLLATION WHERE {where_t}", args)}
+    out = {}
+    for key, cols in columns.items():
+        if any(c.data_type == "longtext" for c in cols):
+            json_columns = _mariadb_json_columns(conn, *key)
+            cols = [replace(c, data_type="json", column_type="json")
+                    if c.data_type == "longtext" and c.name in json_columns else c for c in cols]
+        out[key] = TableDef(key[0], key[1], tuple(cols), charsets.get(key, "utf8mb4"),
+                            key=tuple(primary.get(key, ())))
+    return out
 
 
 def _mariadb_json_columns(conn: Any, schema: str, table: str) -> set[str]:
@@ -230,38 +254,3 @@ def read_schema_charsets(conn: Any) -> dict[str, str]:
                        "FROM information_schema.SCHEMATA", None)
     return {_text(name): _text(charset).lower() for name, charset in rows}
 
-
-def read_table_defs(conn: Any, tables: list[tuple[str, str]]) -> dict[tuple[str, str], TableDef]:
-    """``read_table_def`` for many tables in two catalog queries (tables that do not exist are
-    left out)."""
-    if not tables:
-        return {}
-    wanted = set(tables)
-    schemas = sorted({schema for schema, _ in tables})
-    marks = ", ".join(["%s"] * len(schemas))
-    columns: dict[tuple[str, str], list[ColumnDef]] = {}
-    for schema, table, name, data_type, column_type, charset, nullable in _rows(
-            conn, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
-                  "CHARACTER_SET_NAME, IS_NULLABLE FROM information_schema.COLUMNS "
-                  f"WHERE TABLE_SCHEMA IN ({marks}) "
-                  "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION", schemas):
-        key = (_text(schema), _text(table))
-        if key in wanted:
-            columns.setdefault(key, []).append(column_from_catalog(
-                _text(name), _text(data_type), _text(column_type), _text(charset) if charset else None,
-                _text(nullable) == "YES"))
-    charsets = {(_text(schema), _text(table)): _text(charset).lower()
-                for schema, table, charset in _rows(
-                    conn, "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, c.CHARACTER_SET_NAME FROM "
-                          "information_schema.TABLES t JOIN "
-                          "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON "
-                          f"c.COLLATION_NAME = t.TABLE_COLLATION WHERE t.TABLE_SCHEMA IN ({marks})",
-                    schemas)}
-    out = {}
-    for key, cols in columns.items():
-        if any(c.data_type == "longtext" for c in cols):
-            json_columns = _mariadb_json_columns(conn, *key)
-            cols = [replace(c, data_type="json", column_type="json")
-                    if c.data_type == "longtext" and c.name in json_columns else c for c in cols]
-        out[key] = TableDef(key[0], key[1], tuple(cols), charsets.get(key, "utf8mb4"))
-    return out
