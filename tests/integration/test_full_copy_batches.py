@@ -11,7 +11,8 @@ from replication.scope.filters import TableFilter
 from replication.source.schema import read_table_def, read_table_defs
 from replication.source.tables import describe_table, describe_tables
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.full_copy import make_job, run_copy, table_checksum
+from tests.support.digest import table_digest
+from tests.support.full_copy import make_job, run_copy
 from tests.support.incremental import conn_cfg
 
 
@@ -57,8 +58,8 @@ def test_many_small_tables_copy_exactly(source_server: MariaDBServer, target_ser
     job = make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),))
     run_copy(job, redis_client)
     for name in [f"s{n}" for n in range(120)] + ["nokey"]:
-        assert table_checksum(target_server, fresh_schema, name) == \
-            table_checksum(source_server, fresh_schema, name), name
+        assert table_digest(target_server, fresh_schema, name) == \
+            table_digest(source_server, fresh_schema, name), name
 
 
 def test_rows_arrive_exactly_through_load_data_and_without_it(
@@ -76,10 +77,10 @@ def test_rows_arrive_exactly_through_load_data_and_without_it(
                     " b'100000001', 0.1), (2, '\\\\N', '', '', X'', NULL, -1e-300),"
                     " (3, NULL, NULL, NULL, NULL, NULL, NULL)")
     conn.close()
-    expected = table_checksum(source_server, fresh_schema, "t")
+    expected = table_digest(source_server, fresh_schema, "t")
     run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),)),
              redis_client)
-    assert table_checksum(target_server, fresh_schema, "t") == expected
+    assert table_digest(target_server, fresh_schema, "t") == expected
     target_server.execute(f"DROP DATABASE {fresh_schema}")
     target_server.execute("SET GLOBAL local_infile = 0")
     try:
@@ -87,4 +88,4 @@ def test_rows_arrive_exactly_through_load_data_and_without_it(
                           (SchemaRule(table_schema=fresh_schema),)), redis_client)
     finally:
         target_server.execute("SET GLOBAL local_infile = 1")
-    assert table_checksum(target_server, fresh_schema, "t") == expected
+    assert table_digest(target_server, fresh_schema, "t") == expected
