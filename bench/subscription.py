@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from bench.incremental_harness import process_tree, start_cluster
 from replication.config import MySQLConnectionConfig
@@ -213,22 +213,25 @@ class Subscription:
         return f"0-{server_id}-{seq}" in GtidSet.parse(cp.position.gtid_set, True)
 
 
-def read_back(servers: list[str]) -> dict[str, int]:
-    """Every committed message of the table's topic, counted by kind."""
-    consumer = KafkaConsumer(bootstrap_servers=servers, isolation_level="read_committed",
-                             enable_auto_commit=False, auto_offset_reset="earliest",
-                             consumer_timeout_ms=5000, max_partition_fetch_bytes=8 << 20)
+def read_back(servers: list[str], expected: int) -> dict[str, int]:
+    """Every committed message of the table's topic, counted by kind: a consumer group member
+    reading from the start until ``expected`` messages arrived or none came for 30 s."""
     topic = topic_for(TOPIC, SCHEMA, TABLE)
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
+    consumer = KafkaConsumer(topic, bootstrap_servers=servers, isolation_level="read_committed",
+                             group_id=f"bench-{os.getpid()}", enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
     counts = {"snapshot": 0, "c": 0, "u": 0, "d": 0, "tombstone": 0}
-    for record in consumer:
-        if record.value is None:
-            counts["tombstone"] += 1
-            continue
-        payload = orjson.loads(record.value)["payload"]
-        counts["snapshot" if payload["source"]["snapshot"] else payload["op"]] += 1
+    seen, quiet_since = 0, time.monotonic()
+    while seen < expected and time.monotonic() - quiet_since < 30:
+        for batch in consumer.poll(timeout_ms=1000).values():
+            quiet_since = time.monotonic()
+            for record in batch:
+                seen += 1
+                if record.value is None:
+                    counts["tombstone"] += 1
+                    continue
+                payload = orjson.loads(record.value)["payload"]
+                counts["snapshot" if payload["source"]["snapshot"] else payload["op"]] += 1
     consumer.close()
     return counts
 
@@ -316,8 +319,8 @@ class Bench:
                 for name, proc in self.cluster.workers.items()]
 
     def verify(self) -> None:
-        counts = read_back(self.job.servers)
         expected = {"snapshot": self.args.rows, "c": 0, "u": self.updates, "d": 0, "tombstone": 0}
+        counts = read_back(self.job.servers, sum(expected.values()))
         verdict = "exact" if counts == expected else f"MISMATCH, expected {expected}"
         print(f"\nread back (read_committed): {counts} ({verdict})", flush=True)
         if counts != expected:
