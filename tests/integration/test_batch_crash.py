@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,10 +25,9 @@ import pytest
 import redis
 
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.cli_tasks import spawn_task, stop_tasks
 from tests.support.digest import schema_digest
-from tests.support.redis_urls import REDIS_TEST_URL
 
-ROOT = Path(__file__).resolve().parents[2]
 TRANSACTIONS = 2000
 
 
@@ -43,12 +40,6 @@ def _job_file(tmp_path: Path, job_id: str, source: MariaDBServer, target: MariaD
     path = tmp_path / "job.json"
     path.write_text(json.dumps(job))
     return path
-
-
-def _spawn(task: str, job_file: Path, log_dir: Path) -> subprocess.Popen[bytes]:
-    out = open(log_dir / f"{task}.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "replication.cli", task, "--job-config", str(job_file),
-                             "--redis", REDIS_TEST_URL], cwd=ROOT, stdout=out, stderr=out)
 
 
 def _create(server: MariaDBServer, schema: str) -> None:
@@ -93,7 +84,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         _create(server, schema)
     start = str(source_server.execute("SELECT @@gtid_binlog_pos")[0][0])
     job_file = _job_file(tmp_path, job_id, source_server, target_server, schema, start)
-    procs = {"src": _spawn("src", job_file, tmp_path)}
+    procs = {"src": spawn_task("src", job_file, tmp_path)}
     lock: pymysql.connections.Connection | None = None
     try:
         _write(source_server, schema)
@@ -101,7 +92,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         lock.begin()
         with lock.cursor() as cur:
             cur.execute("SELECT n FROM counter WHERE id = 10 FOR UPDATE")
-        procs["dest"] = _spawn("dest", job_file, tmp_path)
+        procs["dest"] = spawn_task("dest", job_file, tmp_path)
         session, rows_written = _waiting_dest_transaction(target_server)
         os.kill(procs["dest"].pid, signal.SIGKILL)
         procs["dest"].wait()
@@ -115,7 +106,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         assert target_server.execute(f"SELECT SUM(n) FROM `{schema}`.counter")[0][0] == committed < 9
         assert rows_written >= 2, "the blocked target transaction should hold several source transactions"
 
-        procs["dest"] = _spawn("dest", job_file, tmp_path)
+        procs["dest"] = spawn_task("dest", job_file, tmp_path)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             for task, proc in procs.items():
@@ -127,13 +118,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         if lock is not None:
             lock.rollback()
             lock.close()
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_tasks(procs)
         redis_client.delete(f"dtle:stream:{job_id}")
     assert schema_digest(target_server, schema) == schema_digest(source_server, schema)
     total = f"SELECT SUM(n), COUNT(*) FROM `{schema}`.counter"

@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,11 +21,9 @@ import redis
 
 from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.cli_tasks import spawn_task, stop_tasks
 from tests.support.digest import schema_digest
-from tests.support.redis_urls import REDIS_TEST_URL
 from tests.support.workload import Workload, create_tables
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _job_file(tmp_path: Path, job_id: str, source: MariaDBServer, target: MariaDBServer,
@@ -39,12 +36,6 @@ def _job_file(tmp_path: Path, job_id: str, source: MariaDBServer, target: MariaD
     path = tmp_path / "job.json"
     path.write_text(json.dumps(job))
     return path
-
-
-def _spawn(task: str, job_file: Path, log_dir: Path) -> subprocess.Popen[bytes]:
-    out = open(log_dir / f"{task}.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "replication.cli", task, "--job-config", str(job_file),
-                             "--redis", REDIS_TEST_URL], cwd=ROOT, stdout=out, stderr=out)
 
 
 def _applied(target: MariaDBServer, schema: str) -> int:
@@ -77,7 +68,7 @@ def test_sigkill_then_restart_applies_each_transaction_once(
 ) -> None:
     create_tables(source_server, fresh_schema, rows=5000)
     job_file = _job_file(tmp_path, job_id, source_server, target_server, fresh_schema)
-    procs = {task: _spawn(task, job_file, tmp_path) for task in ("src", "dest")}
+    procs = {task: spawn_task(task, job_file, tmp_path) for task in ("src", "dest")}
     workload = Workload(source_server, fresh_schema).start(pause=0.001)
     rng = random.Random(hash(victim))
     try:
@@ -87,7 +78,7 @@ def test_sigkill_then_restart_applies_each_transaction_once(
             _wait_applied(target_server, fresh_schema, workload, rng.randint(50, 400), procs, tmp_path)
             os.kill(procs[victim].pid, signal.SIGKILL)
             procs[victim].wait()
-            procs[victim] = _spawn(victim, job_file, tmp_path)
+            procs[victim] = spawn_task(victim, job_file, tmp_path)
         _wait_applied(target_server, fresh_schema, workload, 50, procs, tmp_path)
         workload.stop()
         deadline = time.monotonic() + 120
@@ -102,11 +93,5 @@ def test_sigkill_then_restart_applies_each_transaction_once(
         assert target_server.execute(f"SELECT SUM(n) FROM `{fresh_schema}`.counter")[0][0] == counts
     finally:
         workload.stop()
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_tasks(procs)
         redis_client.delete(f"dtle:stream:{job_id}")

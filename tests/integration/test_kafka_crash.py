@@ -17,8 +17,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -31,11 +29,10 @@ from replication.sinks.kafka.broker import read_topic
 from scripts.cluster import wait_for
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.cli_tasks import spawn_task, stop_tasks
 from tests.support.kafka import Message, TopicReader, message_of
-from tests.support.redis_urls import REDIS_TEST_URL
 from tests.support.workload import Workload, create_tables
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYED = ("items", "counter", "log")
 
 
@@ -48,12 +45,6 @@ def _job_file(tmp_path: Path, job_id: str, source: MariaDBServer, broker: KafkaB
     path = tmp_path / "job.json"
     path.write_text(json.dumps(job))
     return path
-
-
-def _spawn(task: str, job_file: Path, log_dir: Path) -> subprocess.Popen[bytes]:
-    out = open(log_dir / f"{task}.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "replication.cli", task, "--job-config",
-                             str(job_file), "--redis", REDIS_TEST_URL], cwd=ROOT, stdout=out, stderr=out)
 
 
 def _replay(messages: list[Message]) -> dict[str, dict[Any, dict[str, Any]]]:
@@ -124,7 +115,7 @@ def test_sigkill_under_writes_publishes_each_change_once_in_key_order(
     topic = f"crash{uuid.uuid4().hex[:8]}"
     job_file = _job_file(tmp_path, job_id, source_server, kafka_broker, s, topic)
     reader = TopicReader(kafka_broker, [f"{topic}.{s}.{t}" for t in KEYED])
-    procs = {task: _spawn(task, job_file, tmp_path) for task in ("src", "dest")}
+    procs = {task: spawn_task(task, job_file, tmp_path) for task in ("src", "dest")}
     workload = Workload(source_server, s)
     rng = random.Random(hash(victim))
 
@@ -144,7 +135,7 @@ def test_sigkill_under_writes_publishes_each_change_once_in_key_order(
             wait_for(lambda m=mark: alive() or workload.transactions >= m, 120, "more source writes")
             os.kill(procs[victim].pid, signal.SIGKILL)
             procs[victim].wait()
-            procs[victim] = _spawn(victim, job_file, tmp_path)
+            procs[victim] = spawn_task(victim, job_file, tmp_path)
         mark = workload.transactions + 50
         wait_for(lambda: alive() or workload.transactions >= mark, 120, "writes after the last kill")
         workload.stop()
@@ -165,11 +156,5 @@ def test_sigkill_under_writes_publishes_each_change_once_in_key_order(
     finally:
         workload.stop()
         reader.close()
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_tasks(procs)
         redis_client.delete(f"dtle:stream:{job_id}")
