@@ -24,6 +24,7 @@ import pymysql
 import pytest
 import redis
 
+from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.cli_tasks import spawn_task, stop_tasks
 from tests.support.digest import schema_digest
@@ -61,17 +62,36 @@ def _write(source: MariaDBServer, schema: str) -> None:
     conn.close()
 
 
-def _waiting_dest_transaction(target: MariaDBServer, timeout: float = 60) -> tuple[int, int]:
+def _waiting_dest_transaction(target: MariaDBServer, schema: str, lock_session: int,
+                              timeout: float = 60) -> tuple[int, int]:
     """The session of the dest's transaction blocked on the held lock, and the rows it had
-    written by then."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = target.execute("SELECT trx_mysql_thread_id, trx_rows_modified FROM "
-                              "information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
-        if rows:
-            return int(str(rows[0][0])), int(str(rows[0][1]))
-        time.sleep(0.05)
-    raise AssertionError("the dest never blocked on the held row lock")
+    written by then.
+
+    The session is the one whose statement on ``counter`` has been running for over a second:
+    with ten rows, only a lock wait takes that long. It is read from PROCESSLIST, which lists
+    every running statement, rather than from INNODB_TRX, which did not always show the dest's
+    waiting transaction. The rows it wrote are what a READ UNCOMMITTED read sees beyond the
+    committed data: its log rows and counter increments."""
+    me = target.connect(database=schema)
+    try:
+        with me.cursor() as cur:
+            def blocked() -> int | None:
+                cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE ID NOT IN "
+                            "(CONNECTION_ID(), %s) AND COMMAND = 'Query' AND TIME_MS > 1000 "
+                            "AND INFO LIKE '%%counter%%'", (lock_session,))
+                found = cur.fetchall()
+                return int(found[0][0]) if found else None
+
+            session = wait_for(blocked, timeout, "the dest blocked on the held row lock", 0.05)
+            counts = "SELECT (SELECT COUNT(*) FROM log) + (SELECT SUM(n) FROM counter)"
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cur.execute(counts)
+            committed = int(cur.fetchall()[0][0])
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED")
+            cur.execute(counts)
+            return session, int(cur.fetchall()[0][0]) - committed
+    finally:
+        me.close()
 
 
 @pytest.mark.slow
@@ -93,7 +113,7 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         with lock.cursor() as cur:
             cur.execute("SELECT n FROM counter WHERE id = 10 FOR UPDATE")
         procs["dest"] = spawn_task("dest", job_file, tmp_path)
-        session, rows_written = _waiting_dest_transaction(target_server)
+        session, rows_written = _waiting_dest_transaction(target_server, schema, lock.thread_id())
         os.kill(procs["dest"].pid, signal.SIGKILL)
         procs["dest"].wait()
         target_server.execute(f"KILL {session}")
