@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from replication.config import MySQLConnectionConfig
 from replication.source import binlog
-from replication.source.binlog import BinlogReader, current_position
-from replication.stop import ManualStop
+from replication.source.binlog import current_position
 from replication.wire.changes import RowEvent
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.binlog import transactions_since
 
 FAST_TABLE = ("CREATE TABLE `{s}`.fast (id BIGINT UNSIGNED PRIMARY KEY, t TINYINT, tu TINYINT UNSIGNED, "
               "sm SMALLINT, mi MEDIUMINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, b BIGINT, "
@@ -27,17 +26,8 @@ ROWS = [
 
 
 def _transactions(server: MariaDBServer, start: Any) -> list[list[RowEvent]]:
-    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
-    reader = BinlogReader(cfg, 4243, start, True, ManualStop(), heartbeat=0.2)
-    found: list[list[RowEvent]] = []
-    try:
-        for tx in reader.transactions():
-            if tx is None:
-                break
-            found.append([c for c in tx.changes if isinstance(c, RowEvent)])
-    finally:
-        reader.close()
-    return found
+    return [[c for c in tx.changes if isinstance(c, RowEvent)]
+            for tx in transactions_since(server, start, 4243)]
 
 
 def test_fast_decoder_matches_the_library(full_metadata_server: MariaDBServer, fresh_schema: str,

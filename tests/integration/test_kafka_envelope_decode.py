@@ -8,13 +8,12 @@ import calendar
 import json
 from typing import Any
 
-from replication.config import MySQLConnectionConfig
 from replication.sinks.kafka.envelope import Source, TableEncoder
-from replication.source.binlog import BinlogReader, current_position
+from replication.source.binlog import current_position
 from replication.source.schema import read_table_def
-from replication.stop import ManualStop
 from replication.wire.changes import DELETE, INSERT, UPDATE, RowEvent, Transaction
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.binlog import transactions_since
 
 TABLE = """CREATE TABLE `{s}`.t (
   id INT PRIMARY KEY,
@@ -33,20 +32,6 @@ INSERT_ROW = (
     " '-01:02:03.4', 2024, '{\"k\": [1, 2.5, null]}', 'b', 'x,z', b'1', b'1000000001',"
     " 0x00ff10, 'ab', 'héllo 😀', '中文', 'ab', 255, 65535, 16777215, 4294967295,"
     " 18446744073709551615, 1.5, -2.25e300)")
-
-
-def _read(server: MariaDBServer, start: Any) -> list[Transaction]:
-    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
-    reader = BinlogReader(cfg, 4343, start, True, ManualStop(), heartbeat=0.2)
-    found: list[Transaction] = []
-    try:
-        for tx in reader.transactions():
-            if tx is None:
-                break
-            found.append(tx)
-    finally:
-        reader.close()
-    return found
 
 
 def _messages(encoder: TableEncoder, tx: Transaction, event: RowEvent
@@ -86,7 +71,7 @@ def test_decoded_binlog_rows_encode_as_a_consumer_expects(full_metadata_server: 
             cur.execute("UPDATE t SET u8 = 'neu', y = NULL WHERE id = 1")
             cur.execute("DELETE FROM t WHERE id = 2")
         conn.commit()
-        transactions = _read(server, start)
+        transactions = transactions_since(server, start, 4343)
     finally:
         server.execute(f"DROP DATABASE IF EXISTS `{s}`")
 

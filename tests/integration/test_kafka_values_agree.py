@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from replication.config import MySQLConnectionConfig
 from replication.sinks.kafka.envelope import TableEncoder
-from replication.source.binlog import BinlogReader, current_position
+from replication.source.binlog import current_position
 from replication.source.consistent import prepare_read_session
 from replication.source.schema import read_table_def
 from replication.source.typed_values import RowConverter, select_list
 from replication.source.values import ColumnInfo
-from replication.stop import ManualStop
 from replication.wire.changes import INSERT, RowEvent
 from scripts.mariadb_sandbox import MariaDBServer
+from tests.support.binlog import transactions_since
 
 TABLE = """CREATE TABLE `{s}`.t (
   id INT PRIMARY KEY,
@@ -49,18 +48,8 @@ ROWS = [
 
 
 def _binlog_images(server: MariaDBServer, start: Any) -> list[list[Any]]:
-    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
-    reader = BinlogReader(cfg, 4443, start, True, ManualStop(), heartbeat=0.2)
-    images: list[list[Any]] = []
-    try:
-        for tx in reader.transactions():
-            if tx is None:
-                break
-            images += [row for c in tx.changes if isinstance(c, RowEvent) and c.kind == INSERT
-                       for row in c.rows]
-    finally:
-        reader.close()
-    return images
+    return [row for tx in transactions_since(server, start, 4443) for c in tx.changes
+            if isinstance(c, RowEvent) and c.kind == INSERT for row in c.rows]
 
 
 def _snapshot_images(server: MariaDBServer, schema: str) -> list[list[Any]]:
