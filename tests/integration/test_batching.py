@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 import redis
 from pymysql.constants import CLIENT
@@ -98,11 +97,12 @@ def test_a_src_whose_stream_is_full_sends_what_it_read_meanwhile_in_one_message(
         redis_client.xadd(stream_key(job_id), {"m": held})
     src = start_runner(SrcRunner, job, redis_client)
     try:
-        _wait(lambda: src.ctx.stats.read_master_tx_count >= wrote, "the src to read every transaction")
+        wait_for(lambda: src.ctx.stats.read_master_tx_count >= wrote, 90, "the src to read every transaction",
+                 interval=0.05)
         assert redis_client.xlen(stream_key(job_id)) == 32 and not _groups(redis_client, job_id)
         redis_client.xdel(stream_key(job_id), *[e for e, _ in redis_client.xrange(stream_key(job_id))])
-        _wait(lambda: sum(len(g.transactions) for _, g in _groups(redis_client, job_id)) >= wrote,
-              "the transactions to be sent")
+        wait_for(lambda: sum(len(g.transactions) for _, g in _groups(redis_client, job_id)) >= wrote,
+                 90, "the transactions to be sent", interval=0.05)
         sent = _groups(redis_client, job_id)
     finally:
         src.stop()
@@ -110,13 +110,6 @@ def test_a_src_whose_stream_is_full_sends_what_it_read_meanwhile_in_one_message(
     assert sum(len(g.transactions) for _, g in sent) == wrote > 500
     assert len(sent) == 1, f"{len(sent)} messages for what was read while the stream was full"
     assert not src.error
-
-
-def _wait(predicate: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_while_the_dest_catches_up_its_delay_is_the_age_of_what_it_applied(
