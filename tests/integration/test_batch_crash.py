@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pymysql
@@ -26,8 +25,8 @@ import redis
 
 from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.cli_tasks import spawn_task, stop_tasks
-from tests.support.digest import schema_digest
+from tests.support.cli_tasks import assert_running, spawn_task, stop_tasks
+from tests.support.digest import schema_digest, wait_equal
 
 TRANSACTIONS = 2000
 
@@ -127,13 +126,8 @@ def test_sigkill_in_the_middle_of_a_multi_transaction_batch_applies_each_transac
         assert rows_written >= 2, "the blocked target transaction should hold several source transactions"
 
         procs["dest"] = spawn_task("dest", job_file, tmp_path)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            for task, proc in procs.items():
-                assert proc.poll() is None, f"{task} exited: {(tmp_path / f'{task}.log').read_text()[-3000:]}"
-            if schema_digest(source_server, schema) == schema_digest(target_server, schema):
-                break
-            time.sleep(0.5)
+        wait_equal(source_server, target_server, schema, timeout=120,
+                   check=lambda: assert_running(procs, tmp_path))
     finally:
         if lock is not None:
             lock.rollback()

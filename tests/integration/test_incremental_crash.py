@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pymysql
@@ -21,8 +20,8 @@ import redis
 
 from scripts.cluster import wait_for
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.cli_tasks import spawn_task, stop_tasks
-from tests.support.digest import schema_digest
+from tests.support.cli_tasks import assert_running, spawn_task, stop_tasks
+from tests.support.digest import schema_digest, wait_equal
 from tests.support.workload import Workload, create_tables
 
 
@@ -53,8 +52,7 @@ def _wait_applied(target: MariaDBServer, schema: str, workload: Workload, more: 
     mark, applied = workload.transactions, _applied(target, schema)
 
     def moved() -> bool:
-        for task, proc in procs.items():
-            assert proc.poll() is None, f"{task} exited: {(log_dir / f'{task}.log').read_text()[-3000:]}"
+        assert_running(procs, log_dir)
         return workload.transactions >= mark + more and _applied(target, schema) > applied
 
     wait_for(moved, 120, f"{more} more source transactions and progress on the target")
@@ -81,13 +79,8 @@ def test_sigkill_then_restart_applies_each_transaction_once(
             procs[victim] = spawn_task(victim, job_file, tmp_path)
         _wait_applied(target_server, fresh_schema, workload, 50, procs, tmp_path)
         workload.stop()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            for task, proc in procs.items():
-                assert proc.poll() is None, f"{task} exited: {(tmp_path / f'{task}.log').read_text()[-3000:]}"
-            if schema_digest(source_server, fresh_schema) == schema_digest(target_server, fresh_schema):
-                break
-            time.sleep(1)
+        wait_equal(source_server, target_server, fresh_schema, timeout=120,
+                   check=lambda: assert_running(procs, tmp_path))
         assert schema_digest(target_server, fresh_schema) == schema_digest(source_server, fresh_schema)
         counts = source_server.execute(f"SELECT SUM(n) FROM `{fresh_schema}`.counter")[0][0]
         assert target_server.execute(f"SELECT SUM(n) FROM `{fresh_schema}`.counter")[0][0] == counts

@@ -29,7 +29,7 @@ from replication.sinks.kafka.broker import read_topic
 from scripts.cluster import wait_for
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
-from tests.support.cli_tasks import spawn_task, stop_tasks
+from tests.support.cli_tasks import assert_running, spawn_task, stop_tasks
 from tests.support.kafka import Message, TopicReader, message_of
 from tests.support.workload import Workload, create_tables
 
@@ -120,9 +120,7 @@ def test_sigkill_under_writes_publishes_each_change_once_in_key_order(
     rng = random.Random(hash(victim))
 
     def alive() -> None:
-        for task, proc in procs.items():
-            assert proc.poll() is None, \
-                f"{task} exited: {(tmp_path / f'{task}.log').read_text()[-3000:]}"
+        assert_running(procs, tmp_path)
 
     try:
         # The copy first (3,010 keyed rows), then writes while the victim is killed three times.

@@ -20,6 +20,12 @@ def spawn_task(task: str, job_file: Path, log_dir: Path) -> subprocess.Popen[byt
                              str(job_file), "--redis", REDIS_TEST_URL], cwd=ROOT, stdout=out, stderr=out)
 
 
+def assert_running(procs: dict[str, subprocess.Popen[bytes]], log_dir: Path) -> None:
+    """Fail, with the end of its log, if any of the processes has exited."""
+    for task, proc in procs.items():
+        assert proc.poll() is None, f"{task} exited: {(log_dir / f'{task}.log').read_text()[-3000:]}"
+
+
 def stop_tasks(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 10) -> None:
     """SIGTERM every process, then SIGKILL those still running after ``timeout`` seconds."""
     for proc in procs.values():

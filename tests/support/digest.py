@@ -11,6 +11,7 @@ column. FLOAT columns are compared through DOUBLE: their text differs between se
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pymysql
 
@@ -67,14 +68,17 @@ def schema_digest(server: MariaDBServer, schema: str) -> dict[str, Digest | None
 
 def wait_equal(source: MariaDBServer, target: MariaDBServer, schema: str,
                runners: tuple[Running, ...] = (), timeout: float = 90.0,
-               target_schema: str | None = None) -> None:
+               target_schema: str | None = None, check: Callable[[], None] | None = None) -> None:
     """Wait until every table of ``schema`` has the same digest on the target (in
-    ``target_schema``, default the same name); fail at once when a runner failed."""
+    ``target_schema``, default the same name); fail at once when a runner failed or ``check``
+    (called every round) fails."""
     deadline = time.monotonic() + timeout
     want = got = None
     while time.monotonic() < deadline:
         for r in runners:
             assert not r.error, r.error
+        if check is not None:
+            check()
         try:
             want = schema_digest(source, schema)
             got = schema_digest(target, target_schema or schema)
