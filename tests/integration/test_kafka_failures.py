@@ -4,8 +4,8 @@ duplicate) and a row too large for its topic (the job fails naming the table and
 from __future__ import annotations
 
 import json
-import time
 import uuid
+from collections.abc import Callable
 
 import redis
 from kafka import KafkaAdminClient
@@ -14,6 +14,7 @@ from kafka.admin import NewTopic
 from replication.errors import TargetError
 from replication.runners import DestRunner, SrcRunner
 from replication.sinks.kafka.broker import read_topic
+from scripts.cluster import wait_for
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
 from tests.support.incremental import Running, start_runner
@@ -28,13 +29,13 @@ def _ids(broker: KafkaBroker, topic: str) -> list[int]:
     return ids
 
 
-def _wait(check: object, timeout: float, what: str, *runners: Running) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+def _wait(check: Callable[[], bool], timeout: float, what: str, *runners: Running) -> None:
+    """``wait_for`` that fails at once when one of ``runners`` failed."""
+    def done() -> bool:
         for r in runners:
             assert not r.error, r.error
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
+        return check()
+    wait_for(done, timeout, what, interval=0.3)
 
 
 def test_a_broker_outage_is_waited_out_and_nothing_is_lost_or_doubled(
@@ -88,10 +89,7 @@ def test_a_row_larger_than_its_topic_accepts_fails_the_job_naming_table_and_key(
     try:
         _wait(lambda: _ids(kafka_broker, f"{topic}.{s}.big") == [1], 60, "the snapshot", src, dest)
         source_server.execute(f"INSERT INTO `{s}`.big VALUES (2, REPEAT('x', 100000))")
-        deadline = time.monotonic() + 60
-        while not dest.error:
-            assert time.monotonic() < deadline, "the dest did not fail"
-            time.sleep(0.3)
+        wait_for(lambda: dest.error, 60, "the dest to fail", interval=0.3)
     finally:
         src.stop(30)
         dest.stop(30)
