@@ -30,10 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -43,22 +40,26 @@ from typing import Any
 import pymysql
 import redis
 
-from bench.incremental_harness import (
+from bench.harness import (
     BenchJob,
     CpuMeter,
+    bench_parser,
+    bench_workdir,
     cpu_seconds,
     process_groups,
     process_tree,
     start_cluster,
+    start_profile,
+    stop_profile,
+    wait_incremental,
     with_roles,
     worker_peaks,
 )
 from bench.incremental_shapes import digest
-from scripts.cluster import Cluster, wait_for
+from scripts.cluster import Cluster
 from scripts.mariadb_sandbox import MariaDBServer
 
 RSS_LIMIT_MB = 300
-DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 CORES = os.cpu_count() or 2
 
 
@@ -168,13 +169,13 @@ class Run:
         reset_peaks(self.cluster)
         meter = CpuMeter(process_groups(self.cluster, self.source, self.target)).start()
         job = BenchJob(self.cluster, f"fullcopy-{shape.name}", self.source, self.target, shape.schema)
-        profilers = self._profile(shape)
+        profilers = start_profile(self.cluster, self.args.profile, shape.name,
+                                  ["--threads", *self.args.profile_flags.split()])
         started = time.perf_counter()
         job.job_id = self.cluster.post("/v2/job/migration", job.config)["job"]["job_id"]
-        wait_for(lambda: any("job_stage_incr" in e for e in self.cluster.events(job.job_id, "dest")),
-                 3600, f"{job.job_id} to reach incremental", interval=0.1)
+        wait_incremental(self.cluster, job.job_id, 3600, interval=0.1)
         seconds = time.perf_counter() - started
-        self._stop_profile(profilers)
+        stop_profile(profilers, 60)
         cpu = with_roles(meter.stop(), job)
         peaks = worker_peaks(self.cluster)
         for name, value in peaks.items():
@@ -188,25 +189,6 @@ class Run:
         print("    CPU s: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
         print("    peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in peaks.items()), flush=True)
         return seconds
-
-    def _profile(self, shape: Shape) -> list[subprocess.Popen[bytes]]:
-        if not self.args.profile:
-            return []
-        out = Path(self.args.profile)
-        out.mkdir(parents=True, exist_ok=True)
-        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--threads",
-               "--nonblocking", "--rate", "50", "--format", "raw", *self.args.profile_flags.split()]
-        return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o",
-                                  str(out / f"{shape.name}-{name}.txt")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for name, proc in self.cluster.workers.items()]
-
-    @staticmethod
-    def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
-        for proc in profilers:
-            proc.send_signal(signal.SIGINT)
-        for proc in profilers:
-            proc.wait(60)
 
     # -- the references ------------------------------------------------------------------
     def mysqldump(self, shape: Shape, expected: list[tuple[int, int]], names: list[str]) -> float:
@@ -314,16 +296,13 @@ def _wait(proc: subprocess.Popen[bytes]) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--redis", default=DEFAULT_REDIS,
-                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser = bench_parser(__doc__ or "")
     parser.add_argument("--shapes", default="issue,narrow,wide,many",
                         help="comma-separated, of: issue, narrow, wide, many (default: all)")
     parser.add_argument("--quick", action="store_true", help="a fifth of the rows, for a smoke run")
     parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks of both workers per shape")
     parser.add_argument("--profile-flags", default="--idle",
                         help="py-spy flags: --idle (waits too) or --gil (CPU only)")
-    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
     return parser.parse_args(argv)
 
 
@@ -335,9 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         source = stack.enter_context(MariaDBServer(server_id=201))
         target = stack.enter_context(MariaDBServer(server_id=202))
-        workdir = Path(args.workdir) if args.workdir else Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = bench_workdir(stack, args.workdir)
         cluster = start_cluster(workdir, args.redis)
         stack.callback(cluster.stop)
         print(f"cluster up (API {cluster.base_url}, workers {', '.join(cluster.workers)})", flush=True)

@@ -24,36 +24,34 @@ non-default dest settings; ``--profile DIR`` records py-spy stacks of both worke
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pymysql
 import redis
 
-from bench.incremental_harness import (
+from bench.harness import (
     BenchJob,
     BinlogPoint,
     CpuMeter,
     MonitorSampler,
     applied_prefix,
+    bench_parser,
+    bench_workdir,
     binlog_point,
     cpu_seconds,
     describe_monitor,
     native_replay,
     process_groups,
     start_cluster,
+    start_profile,
+    stop_profile,
     with_roles,
     worker_peaks,
 )
@@ -75,7 +73,6 @@ from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 
 RSS_LIMIT_MB = 300
-DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 class Bench:
@@ -114,9 +111,11 @@ class Bench:
         print(f"\n{label}: {written.transactions:,} transactions, {written.rows:,} row changes, written "
               f"in {wrote[1] - wrote[0]:.1f}s (binlog {start.file}:{start.pos} to {end.file}:{end.pos})",
               flush=True)
-        profilers = self._profile(label)
+        slug = "-".join(label.split()[1:3]).replace("/", "-")
+        profilers = start_profile(self.cluster, self.args.profile, slug,
+                                  ["--threads", *self.args.profile_flags.split()])
         done, first, cpu, samples = self._resume_until(start, end)
-        self._stop_profile(profilers)
+        stop_profile(profilers, 30)
         wait_for(lambda: self.converged(tables), 60, f"{label}: target tables to equal the source's")
         native, native_cpu = self._native(start, end, tables)
         amount = written.transactions if unit == "tx" else written.rows
@@ -157,25 +156,6 @@ class Bench:
         if not self.converged(tables, self.reference):
             raise SystemExit("the native replay did not reproduce the source's tables")
         return native, used - before
-
-    def _profile(self, label: str) -> list[subprocess.Popen[bytes]]:
-        if not self.args.profile:
-            return []
-        out = Path(self.args.profile)
-        out.mkdir(parents=True, exist_ok=True)
-        slug = "-".join(label.split()[1:3]).replace("/", "-")
-        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--threads",
-               "--nonblocking", "--rate", "50", "--format", "raw", *self.args.profile_flags.split()]
-        return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o", str(out / f"{slug}-{name}.txt")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for name, proc in self.cluster.workers.items()]
-
-    @staticmethod
-    def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
-        for proc in profilers:
-            proc.send_signal(signal.SIGINT)
-        for proc in profilers:
-            proc.wait(30)
 
     def steady(self, rows_per_tx: int, tx_per_second: float, first_id: int) -> None:
         """Delay while the source writes at a fixed rate: now minus the write time of the newest
@@ -284,9 +264,7 @@ def run_shapes(bench: Bench) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--redis", default=DEFAULT_REDIS,
-                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser = bench_parser(__doc__ or "")
     parser.add_argument("--one-row", type=int, default=20_000, help="one-row transactions (0: skip)")
     parser.add_argument("--hundred-row", type=int, default=3_000, help="100-row transactions (0: skip)")
     parser.add_argument("--mixed", type=int, default=5_000, help="mixed transactions (0: skip)")
@@ -299,7 +277,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks of both workers per shape")
     parser.add_argument("--profile-flags", default="--idle",
                         help="py-spy flags: --idle (waits too) or --gil (CPU only)")
-    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
     args = parser.parse_args(argv)
     if args.quick:
         args.one_row, args.hundred_row, args.mixed = args.one_row // 5, args.hundred_row // 5, args.mixed // 5
@@ -313,9 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         servers = [stack.enter_context(MariaDBServer(server_id=n)) for n in (201, 202, 203)]
         source, target, reference = servers
-        workdir = Path(args.workdir) if args.workdir else Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = bench_workdir(stack, args.workdir)
         for server in (source, reference):
             create_schema(server)
         cluster = start_cluster(workdir, args.redis)

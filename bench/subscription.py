@@ -27,22 +27,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer
 
-from bench.incremental_harness import process_tree, start_cluster
+from bench.harness import (
+    bench_parser,
+    bench_workdir,
+    process_tree,
+    rss_mb,
+    start_cluster,
+    start_profile,
+    stop_profile,
+    wait_incremental,
+)
 from replication.config import MySQLConnectionConfig
 from replication.gtid import GtidSet
 from replication.position import BinlogPosition
@@ -55,7 +59,6 @@ from scripts.cluster import Cluster, wait_for
 from scripts.kafka_sandbox import KafkaBroker
 from scripts.mariadb_sandbox import MariaDBServer
 
-DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SCHEMA, TABLE, TOPIC = "bench", "items", "benchsub"
 CREATE = ("CREATE TABLE items (id BIGINT PRIMARY KEY, k INT NOT NULL, c VARCHAR(60), "
           "amount DECIMAL(12,2), at DATETIME(3))")
@@ -127,16 +130,6 @@ def _until(reader: BinlogReader, last: str) -> Iterator[Transaction]:
 
 
 # -- memory ------------------------------------------------------------------------------------
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 class RssSampler:
     """The largest resident set of any process of each worker, sampled every 0.2 s."""
 
@@ -236,13 +229,6 @@ def read_back(servers: list[str], expected: int) -> dict[str, int]:
     return counts
 
 
-def _stop_profile(profilers: list[subprocess.Popen[bytes]]) -> None:
-    for proc in profilers:
-        proc.send_signal(signal.SIGINT)
-    for proc in profilers:
-        proc.wait(30)
-
-
 # -- the bench ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Line:
@@ -288,14 +274,16 @@ class Bench:
             raise SystemExit(f"the bare read saw {read_rows} rows, {rows} were written")
         bare = rows / read_seconds
         self.reference.append(bare)
-        profilers = self._profile(label, buffer)
+        # py-spy raw stacks (CPU only) of both workers while the shape catches up (--profile)
+        profilers = start_profile(self.cluster, self.args.profile,
+                                  f"{label.split()[1]}-{buffer.split()[0]}", ["--gil"])
         with RssSampler(self.cluster) as rss:
             began = time.perf_counter()
             job.resume()
             wait_for(lambda: job.published(end.seq, source.server_id), 1800,
                      f"{label}: the last transaction on Kafka", interval=0.05)
             seconds = time.perf_counter() - began
-        _stop_profile(profilers)
+        stop_profile(profilers, 30)
         ours = rows / seconds
         print(f"\n{label} (repl_chan_buffer_size {buffer}): {transactions:,} transactions, {rows:,} "
               f"row changes written in {wrote:.1f}s\n"
@@ -304,19 +292,6 @@ class Bench:
               f"  bare binlog read (the project's reader alone): {read_seconds:.2f}s = {bare:,.0f} rows/s\n"
               f"  ratio: {ours / bare:.2f}\n  peak RSS while catching up: {rss.describe()}", flush=True)
         self.summary.append(Line(f"{label}, buffer {buffer}", ours, bare, rss.describe()))
-
-    def _profile(self, label: str, buffer: str) -> list[subprocess.Popen[bytes]]:
-        """py-spy raw stacks of both workers while a change shape catches up (``--profile``)."""
-        if not self.args.profile:
-            return []
-        out = Path(self.args.profile)
-        out.mkdir(parents=True, exist_ok=True)
-        slug = f"{label.split()[1]}-{buffer.split()[0]}"
-        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--nonblocking",
-               "--rate", "50", "--format", "raw", "--gil"]
-        return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o", str(out / f"{slug}-{name}.txt")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for name, proc in self.cluster.workers.items()]
 
     def verify(self) -> None:
         expected = {"snapshot": self.args.rows, "c": 0, "u": self.updates, "d": 0, "tombstone": 0}
@@ -340,8 +315,7 @@ class Bench:
 
 def run(args: argparse.Namespace, bench: Bench) -> None:
     bench.snapshot()
-    wait_for(lambda: any("job_stage_incr" in e for e in bench.cluster.events(bench.job.job_id, "dest")),
-             600, "the job to reach incremental")
+    wait_incremental(bench.cluster, bench.job.job_id, 600)
     buffers = [None, *args.buffers]
     for buffer in buffers:
         if buffer is not None:
@@ -357,16 +331,13 @@ def run(args: argparse.Namespace, bench: Bench) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--redis", default=DEFAULT_REDIS,
-                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser = bench_parser(__doc__ or "")
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the snapshot")
     parser.add_argument("--hundred-row", type=int, default=500, help="100-row transactions (0: skip)")
     parser.add_argument("--one-row", type=int, default=5_000, help="one-row transactions (0: skip)")
     parser.add_argument("--buffers", type=int, nargs="*", default=[4, 128],
                         help="then every change shape again with these repl_chan_buffer_size values")
     parser.add_argument("--quick", action="store_true", help="a fifth of every amount, for a smoke run")
-    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
     parser.add_argument("--profile", metavar="DIR", help="py-spy raw stacks (CPU only) of both workers "
                                                           "per change shape")
     args = parser.parse_args(argv)
@@ -386,9 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     with ExitStack() as stack:
         source = stack.enter_context(MariaDBServer(server_id=211))
         broker = stack.enter_context(KafkaBroker())
-        workdir = Path(args.workdir) if args.workdir else Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = bench_workdir(stack, args.workdir)
         load(source, args.rows)
         cluster = start_cluster(workdir, args.redis)
         stack.callback(cluster.stop)

@@ -1,13 +1,20 @@
-"""What the incremental benchmark drives and measures besides the workload: a job over the
-HTTP API on a real cluster (API, beat, two Celery worker nodes), the source's binlog range,
-its native replay (``mariadb-binlog | mariadb``), and each process's CPU time and peak RSS."""
+"""What the benchmarks share besides their workloads: a job over the HTTP API on a real cluster
+(API, beat, two Celery worker nodes), the source's binlog range and its native replay
+(``mariadb-binlog | mariadb``), each process's CPU time and memory, py-spy profiles of the
+workers, and the command-line options every bench takes."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,7 @@ from scripts.mariadb_sandbox import MariaDBServer
 PRODUCTION_ENV = {"DTLE_NODE_DOWN_AFTER": "15", "DTLE_LEASE_TTL": "10", "DTLE_SCHEDULER_INTERVAL": "2",
                   "DTLE_TASK_MAX_RESTARTS": "5"}
 NODES = ("node-a", "node-b")
+DEFAULT_REDIS = os.environ.get("DTLE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -57,15 +65,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM) in MB."""
+def _status_mb(pid: int, key: str) -> float:
+    """A memory line of ``/proc/<pid>/status`` in MB (0 once the process is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) in MB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS) in MB."""
+    return _status_mb(pid, "VmRSS")
 
 
 @dataclass
@@ -111,8 +129,7 @@ class BenchJob:
 
     def create(self) -> BenchJob:
         self.job_id = self.cluster.post("/v2/job/migration", self.config)["job"]["job_id"]
-        wait_for(lambda: any("job_stage_incr" in e for e in self.cluster.events(self.job_id, "dest")),
-                 600, f"{self.job_id} to reach incremental")
+        wait_incremental(self.cluster, self.job_id, 600)
         return self
 
     def update(self, **dest: Any) -> None:
@@ -291,3 +308,51 @@ def worker_peaks(cluster: Cluster) -> dict[str, float]:
     """Each worker node's largest peak RSS over its processes (the tasks run in its pool)."""
     return {name: max(peak_rss_mb(p) for p in process_tree(proc.pid))
             for name, proc in cluster.workers.items()}
+
+
+def wait_incremental(cluster: Cluster, job_id: str, timeout: float, interval: float = 0.5) -> None:
+    """Until the job's dest announces ``job_stage_incr`` (it does so once the copy committed)."""
+    wait_for(lambda: any("job_stage_incr" in e for e in cluster.events(job_id, "dest")),
+             timeout, f"{job_id} to reach incremental", interval=interval)
+
+
+# -- profiles ------------------------------------------------------------------------------------
+def start_profile(cluster: Cluster, out_dir: str | None, slug: str,
+                  flags: Sequence[str]) -> list[subprocess.Popen[bytes]]:
+    """py-spy raw stacks of every worker node (``<out_dir>/<slug>-<worker>.txt``) until
+    ``stop_profile``; nothing without ``out_dir``."""
+    if not out_dir:
+        return []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--nonblocking",
+           "--rate", "50", "--format", "raw", *flags]
+    return [subprocess.Popen([*spy, "--pid", str(proc.pid), "-o", str(out / f"{slug}-{name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, proc in cluster.workers.items()]
+
+
+def stop_profile(profilers: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Stop the profilers (SIGINT makes py-spy write its file) and wait for them."""
+    for proc in profilers:
+        proc.send_signal(signal.SIGINT)
+    for proc in profilers:
+        proc.wait(timeout)
+
+
+# -- command line --------------------------------------------------------------------------------
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser with the options every bench takes: ``--redis`` and ``--workdir``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--redis", default=DEFAULT_REDIS,
+                        help="Redis database of the bench's cluster; it is flushed (default %(default)s)")
+    parser.add_argument("--workdir", metavar="DIR", help="keep the cluster's store and logs here")
+    return parser
+
+
+def bench_workdir(stack: ExitStack, wanted: str | None) -> Path:
+    """``--workdir`` if given (created), else a temporary directory removed with ``stack``."""
+    workdir = Path(wanted) if wanted else Path(
+        stack.enter_context(tempfile.TemporaryDirectory(prefix="dtle-bench-")))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
