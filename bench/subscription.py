@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import (
     bench_parser,
@@ -206,16 +205,24 @@ class Subscription:
         return f"0-{server_id}-{seq}" in GtidSet.parse(cp.position.gtid_set, True)
 
 
-def read_back(servers: list[str], expected: int) -> dict[str, int]:
-    """Every committed message of the table's topic, counted by kind: a consumer group member
-    reading from the start until ``expected`` messages arrived or none came for 30 s."""
+def read_back(servers: list[str], expected: int) -> tuple[dict[str, int], str]:
+    """Every committed message of the table's topic, counted by kind, and where the reading
+    stopped: every partition assigned and read from its start until the consumer's position
+    reaches the partition's last stable offset (what ``read_committed`` may read), or nothing
+    new came for 60 s."""
     topic = topic_for(TOPIC, SCHEMA, TABLE)
-    consumer = KafkaConsumer(topic, bootstrap_servers=servers, isolation_level="read_committed",
-                             group_id=f"bench-{os.getpid()}", enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    consumer = KafkaConsumer(bootstrap_servers=servers, isolation_level="read_committed",
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             max_partition_fetch_bytes=8 << 20)
+    ids = wait_for(lambda: consumer.partitions_for_topic(topic), 60, f"the partitions of {topic}")
+    partitions = [TopicPartition(topic, p) for p in sorted(ids)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    ends = consumer.end_offsets(partitions)
     counts = {"snapshot": 0, "c": 0, "u": 0, "d": 0, "tombstone": 0}
     seen, quiet_since = 0, time.monotonic()
-    while seen < expected and time.monotonic() - quiet_since < 30:
+    while (any(consumer.position(tp) < ends[tp] for tp in partitions)
+           and time.monotonic() - quiet_since < 60):
         for batch in consumer.poll(timeout_ms=1000).values():
             quiet_since = time.monotonic()
             for record in batch:
@@ -225,8 +232,10 @@ def read_back(servers: list[str], expected: int) -> dict[str, int]:
                     continue
                 payload = orjson.loads(record.value)["payload"]
                 counts["snapshot" if payload["source"]["snapshot"] else payload["op"]] += 1
+    where = ", ".join(f"partition {tp.partition} at {consumer.position(tp)} of {ends[tp]}"
+                      for tp in partitions)
     consumer.close()
-    return counts
+    return counts, f"{seen:,} of {expected:,} messages; {where}"
 
 
 # -- the bench ---------------------------------------------------------------------------------
@@ -295,9 +304,9 @@ class Bench:
 
     def verify(self) -> None:
         expected = {"snapshot": self.args.rows, "c": 0, "u": self.updates, "d": 0, "tombstone": 0}
-        counts = read_back(self.job.servers, sum(expected.values()))
+        counts, where = read_back(self.job.servers, sum(expected.values()))
         verdict = "exact" if counts == expected else f"MISMATCH, expected {expected}"
-        print(f"\nread back (read_committed): {counts} ({verdict})", flush=True)
+        print(f"\nread back (read_committed): {counts} ({verdict}); {where}", flush=True)
         if counts != expected:
             raise SystemExit("the topic does not hold exactly the written rows")
 
