@@ -2,9 +2,12 @@
 
 Messages go out through one transactional producer (``transactional_id`` = the job's, so a
 restarted or moved dest fences its predecessor out and aborts what it left open). A Kafka
-transaction covers whole transport entries: it collects them until ``message_group_max_size``
-bytes of records or ``message_group_timeout`` ms, then the job's checkpoint record (which
-covers exactly those entries) joins it and it commits. Only after the commit are the entries
+transaction covers whole transport entries: every entry of one receive from the transport
+(the runner's ``maintain`` after it ends the receive), and more receives while it holds fewer
+than ``message_group_max_size`` bytes of records, for at most ``message_group_timeout`` ms; then
+the job's checkpoint record (which covers exactly those entries) joins it and it commits. With
+the default ``message_group_max_size`` of 1 byte nothing waits for more: what one receive brought
+commits at once, in one transaction instead of one per entry. Only after the commit are the entries
 acknowledged, i.e. deleted from the transport. A crash before the commit aborts the records and
 the checkpoint together, and the entries are received again; a crash after the commit but before
 the acknowledgement redelivers entries the checkpoint already covers, which are skipped: chunks
@@ -147,7 +150,7 @@ class KafkaSink:
         self._connect()
         for _entry_id, message in self._entries:
             self._publish(message)
-        self._commit_if_full()
+        self._commit()  # what was interrupted was a publish or a commit: committing suits both
 
     def close(self) -> None:
         # While the brokers are away an abort would only wait; the next producer aborts it.
@@ -167,7 +170,9 @@ class KafkaSink:
 
     def _publish_entry(self, message: Any) -> None:
         self._publish(message)
-        self._commit_if_full()
+        if isinstance(message, SnapshotDone):
+            # The runner tells users the copy is there once this returns.
+            self._commit()
 
     def _publish(self, message: Any) -> None:
         self._begin()
@@ -184,11 +189,6 @@ class KafkaSink:
             self._group(message)
         else:
             raise TargetError(f"unexpected message {type(message).__name__} in the transport")
-
-    def _commit_if_full(self) -> None:
-        if self._bytes >= self._cfg.message_group_max_size:
-            self.ctx.stats.buffer_status.send_by_size_full += 1
-            self._commit()
 
     def _begin(self) -> None:
         if self._open:
@@ -390,11 +390,20 @@ class KafkaSink:
         return broker.connect_error(exc, self._servers)
 
     def maintain(self, force: bool = False) -> None:
-        timeout = self._cfg.message_group_timeout / 1000
-        if self._open and (force or time.monotonic() - self._opened_at >= timeout):
-            if not force:
-                self.ctx.stats.buffer_status.send_by_timeout += 1
-            self._guarded(self._commit)
+        """After every receive: commit what it brought once the transaction holds
+        ``message_group_max_size`` bytes or is ``message_group_timeout`` ms old."""
+        if not self._open:
+            return
+        status = self.ctx.stats.buffer_status
+        if force:
+            pass
+        elif self._bytes >= self._cfg.message_group_max_size:
+            status.send_by_size_full += 1
+        elif time.monotonic() - self._opened_at >= self._cfg.message_group_timeout / 1000:
+            status.send_by_timeout += 1
+        else:
+            return
+        self._guarded(self._commit)
 
     @property
     def idle(self) -> bool:
