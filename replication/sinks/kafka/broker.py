@@ -152,8 +152,9 @@ def _consumer(servers: list[str]) -> KafkaConsumer:
                          fetch_max_wait_ms=50, max_partition_fetch_bytes=MAX_REQUEST_BYTES)
 
 
-def read_topic(servers: list[str], topic: str, tail: int | None = None) -> list[Any]:
-    """The committed records of a single-partition topic (only its last ``tail`` offsets when
+def read_topic(servers: list[str], topic: str, tail: int | None = None,
+               partition: int = 0) -> list[Any]:
+    """The committed records of one partition of a topic (only its last ``tail`` offsets when
     given), oldest first; [] when the topic does not exist."""
     try:
         consumer = _consumer(servers)
@@ -162,7 +163,7 @@ def read_topic(servers: list[str], topic: str, tail: int | None = None) -> list[
     try:
         if not consumer.partitions_for_topic(topic):
             return []
-        tp = TopicPartition(topic, 0)
+        tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         end = consumer.end_offsets([tp])[tp]  # the last stable offset under read_committed
         start = consumer.beginning_offsets([tp])[tp]

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from replication.errors import TargetError
 from replication.sinks.kafka.envelope import (
@@ -27,14 +26,12 @@ from replication.wire.changes import DDL, DELETE, INSERT, RowEvent, Transaction
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 
 
-@dataclass(frozen=True)
-class Record:
-    """One Kafka record and what it is about, for an error message."""
+class Record(NamedTuple):
+    """One Kafka record (an error names it by topic and key, never by row data)."""
 
     topic: str
     key: bytes | None
     value: bytes | None
-    about: str  # "table db.t, key {...}" (never row data beyond the key)
 
 
 def server_id_of(gtid: str) -> int:
@@ -109,8 +106,7 @@ class RecordMaker:
         key, value = ddl_record(self.kafka_topic, msg.source_schema, msg.create_table_sql,
                                 ts_sec=int(time.time()), file=p.file, pos=p.pos,
                                 gtids=p.gtid_set, snapshot=True)
-        return Record(self.ddl_topic, key, value,
-                      f"CREATE TABLE {msg.source_schema}.{msg.source_table}")
+        return Record(self.ddl_topic, key, value)
 
     def snapshot_rows(self, msg: SnapshotChunk, definition: TableDef) -> Iterator[Record]:
         table = self._table(definition, msg.columns)
@@ -122,13 +118,13 @@ class RecordMaker:
                         db=msg.target_schema, table=msg.target_table)
         for values in msg.rows:
             for key, value in encoder.insert(table.image(values), source, ts_ms, 0):
-                yield Record(topic, key, value, _about(msg.target_schema, msg.target_table, key))
+                yield Record(topic, key, value)
 
     # -- binlog ---------------------------------------------------------------------------
     def ddl(self, tx: Transaction, change: DDL, gtids: str) -> Record:
         key, value = ddl_record(self.kafka_topic, change.schema, change.statement,
                                 ts_sec=tx.timestamp, file=tx.file, pos=tx.pos, gtids=gtids)
-        return Record(self.ddl_topic, key, value, f"DDL at {tx.ident}")
+        return Record(self.ddl_topic, key, value)
 
     def rows(self, tx: Transaction, event: RowEvent, definition: TableDef) -> Iterator[Record]:
         table = self._table(definition, event.columns)
@@ -146,17 +142,7 @@ class RecordMaker:
             else:
                 messages = encoder.update(image(row[0]), image(row[1]), source, ts_ms, index)
             for key, value in messages:
-                yield Record(topic, key, value, _about(event.schema, event.table, key))
-
-
-def _about(schema: str, table: str, key: bytes | None) -> str:
-    shown = (key or b"").decode("utf-8", "replace")
-    payload = shown.rfind('"payload":')
-    if payload >= 0:
-        shown = shown[payload + len('"payload":'):-1]
-    if len(shown) > 300:
-        shown = shown[:300] + "..."
-    return f"table {schema}.{table}, key {shown}"
+                yield Record(topic, key, value)
 
 
 def row_count(tx: Transaction) -> int:

@@ -24,14 +24,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
-
-from replication.errors import ReplicationError, Stopped, TargetError
+from replication.errors import Stopped, TargetError
 from replication.gtid import GtidSet
 from replication.resume import TableCheckpoint
 from replication.sinks.kafka import broker
 from replication.sinks.kafka.checkpoint import KafkaCheckpoint, covered
 from replication.sinks.kafka.history import SchemaHistoryTopic
+from replication.sinks.kafka.producer import TxProducer
 from replication.sinks.kafka.records import Record, RecordMaker, row_count
 from replication.sinks.kafka.resume import kafka_config, load_checkpoint
 from replication.source.schema import SchemaHistory, SchemaVersion, TableDef
@@ -61,7 +60,7 @@ class KafkaSink:
         self._topics = broker.TopicMaker(self._servers)
         self._history = SchemaHistoryTopic(self._servers, self._job_id)
         self._exactly_once = self._cfg.kafka_exactly_once
-        self._producer: Any = None
+        self._producer: TxProducer | None = None
         self._committed = KafkaCheckpoint()
         self._state = KafkaCheckpoint()  # committed + the open transaction's entries
         self._open = False
@@ -69,7 +68,6 @@ class KafkaSink:
         self._bytes = 0
         self._entries: list[tuple[str, Any]] = []  # the open transaction's, in order
         self._down_since = 0.0
-        self._sent: list[tuple[Any, str]] = []  # futures of the open batch, with what they are
         self._versions: list[SchemaVersion] = []
         self._base: dict[TableKey, TableDef] = {}
         self._current: dict[TableKey, TableDef | None] | None = None
@@ -94,22 +92,18 @@ class KafkaSink:
         self._drop_producer()
         self._topics.ensure([broker.checkpoint_topic(self._job_id)], compacted=True)
         self._topics.ensure([self._records.ddl_topic])
-        self._producer = broker.producer(self._servers, broker.transactional_id(self._job_id)
-                                         if self._exactly_once else None)
+        self._producer = TxProducer(self._servers, broker.transactional_id(self._job_id)
+                                    if self._exactly_once else None, END_TIMEOUT_S)
         if self._exactly_once:
-            self._call(self._producer.init_transactions)
+            self._producer.init()
         self._committed = load_checkpoint(self._servers, self._job_id) or KafkaCheckpoint()
         self._state = self._committed.copy()
         self._open = False
-        self._sent.clear()
         self._current = None  # the definitions follow the checkpoint's position again
 
     def _drop_producer(self) -> None:
         if self._producer is not None:
-            try:
-                self._producer.close(timeout=1)
-            except KafkaError:
-                pass
+            self._producer.close()
             self._producer = None
 
     # -- broker outages -------------------------------------------------------------------
@@ -156,8 +150,8 @@ class KafkaSink:
         # While the brokers are away an abort would only wait; the next producer aborts it.
         if self._producer is not None and self._open and self._exactly_once and not self._down_since:
             try:
-                self._end_transaction(commit=False)
-            except KafkaError:
+                self._producer.abort()
+            except (broker.BrokerDown, Stopped):
                 pass  # the next producer of this id aborts it anyway
         self._drop_producer()
         self._topics.close()
@@ -193,25 +187,26 @@ class KafkaSink:
     def _begin(self) -> None:
         if self._open:
             return
+        assert self._producer is not None
         if self._exactly_once:
-            self._call(self._producer.begin_transaction)
+            self._producer.begin()
         self._open = True
         self._opened_at = time.monotonic()
         self._bytes = 0
 
     def _send(self, records: Iterable[Record]) -> int:
-        count = 0
+        producer = self._producer
+        assert producer is not None
+        count = size = 0
+        known = ""
         for record in records:
-            self._topics.ensure([record.topic])
-            try:
-                future = self._producer.send(record.topic, key=record.key, value=record.value)
-            except MessageSizeTooLargeError as exc:
-                raise _too_large(record, exc) from exc
-            except KafkaError as exc:
-                raise broker.connect_error(exc, self._servers) from exc
-            self._sent.append((future, record.about))
-            self._bytes += len(record.key or b"") + len(record.value or b"")
+            if record.topic != known:
+                self._topics.ensure([record.topic])
+                known = record.topic
+            producer.send(record.topic, record.key, record.value)
+            size += len(record.key or b"") + len(record.value or b"")
             count += 1
+        self._bytes += size
         self._state.messages += count
         return count
 
@@ -336,58 +331,21 @@ class KafkaSink:
     def _commit(self) -> None:
         if not self._open:
             return
-        try:
-            self._send_checkpoint()
-            if self._exactly_once:
-                self._end_transaction(commit=True)
-            else:
-                self._producer.flush(timeout=END_TIMEOUT_S)
-            self._check_sent()
-        except MessageSizeTooLargeError as exc:
-            raise self._failed_record(exc) from exc
-        except KafkaError as exc:
-            failed = self._failed_record(exc)
-            if isinstance(failed, TargetError):
-                raise failed from exc
-            raise broker.connect_error(exc, self._servers) from exc
+        producer = self._producer
+        assert producer is not None
+        # The checkpoint covers exactly this transaction's entries; a record the brokers
+        # refused for good (too large) fails the task, anything else is waited out.
+        producer.send(broker.checkpoint_topic(self._job_id), self._job_id.encode(),
+                      self._state.to_bytes())
+        if self._exactly_once:
+            producer.commit()
+        else:
+            producer.flush()
         self._open = False
-        self._sent.clear()
         self._committed = self._state.copy()
         entries, self._entries = self._entries, []
         if entries:
             self._ack(*(entry_id for entry_id, _ in entries))
-
-    def _end_transaction(self, commit: bool) -> None:
-        """Commit or abort the open transaction, waiting at most ``END_TIMEOUT_S``.
-        kafka-python's ``commit_transaction`` waits without a limit while the brokers are
-        away, so its transaction manager is driven directly, as that method does. A commit
-        that timed out may still complete: the next producer's ``init_transactions`` waits for
-        it, and the checkpoint read then tells what it holds."""
-        manager = self._producer._transaction_manager  # noqa: SLF001
-        result = manager.begin_commit() if commit else manager.begin_abort()
-        self._producer._sender.wakeup()  # noqa: SLF001
-        if not result.wait(timeout_ms=int(END_TIMEOUT_S * 1000)):
-            raise KafkaTimeoutError(f"the transaction did not end within {END_TIMEOUT_S:.0f}s")
-
-    def _send_checkpoint(self) -> None:
-        future = self._producer.send(broker.checkpoint_topic(self._job_id),
-                                     key=self._job_id.encode(), value=self._state.to_bytes())
-        self._sent.append((future, "the job's checkpoint"))
-
-    def _check_sent(self) -> None:
-        for future, _about in self._sent:
-            if future.failed():
-                raise future.exception
-            if not future.is_done:
-                future.get(timeout=broker.CLIENT_TIMEOUT_MS / 1000)
-
-    def _failed_record(self, exc: BaseException) -> ReplicationError:
-        for future, about in self._sent:
-            if future.is_done and future.failed():
-                if isinstance(future.exception, MessageSizeTooLargeError):
-                    return TargetError(f"a message of {about} is larger than the topic accepts "
-                                       f"(max.message.bytes): {future.exception}")
-        return broker.connect_error(exc, self._servers)
 
     def maintain(self, force: bool = False) -> None:
         """After every receive: commit what it brought once the transaction holds
@@ -416,14 +374,3 @@ class KafkaSink:
     def drain(self, timeout: float) -> bool:
         self._guarded(self._commit)
         return True
-
-    def _call(self, method: Callable[[], Any]) -> Any:
-        try:
-            return method()
-        except KafkaError as exc:
-            raise broker.connect_error(exc, self._servers) from exc
-
-
-def _too_large(record: Record, exc: BaseException) -> TargetError:
-    return TargetError(f"a message of {record.about} is larger than Kafka accepts "
-                       f"({len(record.value or b'')} bytes): {exc}")

@@ -1,0 +1,82 @@
+"""The sink's producer puts a keyed record on the partition Kafka's Java default partitioner
+picks: murmur2 of the key bytes, made positive, modulo the partition count. Consumers and other
+producers of a multi-partition topic rely on that mapping (one key, one partition, one order).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from replication.sinks.kafka.broker import read_topic
+from replication.sinks.kafka.producer import TxProducer
+from scripts.kafka_sandbox import KafkaBroker
+
+# murmur2 of these keys as Kafka's org.apache.kafka.common.utils.Utils.murmur2 computes them
+# (the vectors of Kafka's own UtilsTest)
+JAVA_MURMUR2 = {
+    b"21": -973932308,
+    b"foobar": -790332482,
+    b"a-little-bit-long-string": -985981536,
+    b"a-little-bit-longer-string": -1486304829,
+    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    b"abc": 479470107,
+}
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (seed 0x9747b28c), as a signed 32-bit int like Java's."""
+    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
+    length = len(data)
+    h = (0x9747B28C ^ length) & mask
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = length % 4
+    if tail:
+        rest = data[length - tail:]
+        if tail == 3:
+            h ^= rest[2] << 16
+        if tail >= 2:
+            h ^= rest[1] << 8
+        h ^= rest[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def java_partition(key: bytes, partitions: int) -> int:
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def test_the_reference_murmur2_matches_javas() -> None:
+    assert {key: murmur2(key) for key in JAVA_MURMUR2} == JAVA_MURMUR2
+
+
+def test_keyed_records_land_on_javas_default_partition(kafka_broker: KafkaBroker) -> None:
+    topic, partitions = f"parts{uuid.uuid4().hex[:8]}", 7
+    admin = KafkaAdminClient(bootstrap_servers=[kafka_broker.bootstrap])
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+    keys = [*JAVA_MURMUR2, *(b'{"payload":{"id":%d}}' % i for i in range(200))]
+    producer = TxProducer([kafka_broker.bootstrap], f"parts-{topic}", 20.0)
+    try:
+        producer.init()
+        producer.begin()
+        for key in keys:
+            producer.send(topic, key, b"v")
+        producer.commit()
+    finally:
+        producer.close()
+    landed = {r.key: r.partition for p in range(partitions)
+              for r in read_topic([kafka_broker.bootstrap], topic, partition=p)}
+    assert landed == {key: java_partition(key, partitions) for key in keys}
+    assert len(set(landed.values())) == partitions  # the keys spread over every partition
