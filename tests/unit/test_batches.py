@@ -8,7 +8,7 @@ import pytest
 
 from replication.errors import Stopped
 from replication.sinks.mysql.applier import TableKey, TableKeys
-from replication.sinks.mysql.batches import BatchQueue, Pending
+from replication.sinks.mysql.batches import Batch, BatchQueue, Pending
 from replication.sinks.mysql.parallel import DependencyTracker
 from replication.stop import ManualStop
 from replication.wire.changes import DDL, UPDATE, RowEvent, Transaction
@@ -35,8 +35,9 @@ def _ddl(n: int) -> Pending:
 
 
 def _queue(*items: Pending, tracker: DependencyTracker | None = None, max_batch_bytes: int = 1 << 20,
-           max_waiting_bytes: int = 1 << 22) -> BatchQueue:
-    queue = BatchQueue(0, tracker, max_batch_bytes=max_batch_bytes, max_waiting_bytes=max_waiting_bytes)
+           max_waiting_bytes: int = 1 << 22, workers: int = 1) -> BatchQueue:
+    queue = BatchQueue(0, tracker, max_batch_bytes=max_batch_bytes, max_waiting_bytes=max_waiting_bytes,
+                       workers=workers)
     for item in items:
         queue.put(item, ManualStop())
     return queue
@@ -90,6 +91,33 @@ def test_with_several_workers_a_conflict_with_a_batch_in_flight_starts_the_next_
     assert queue.committed == 0 and queue.low_water == 0
     queue.finish(first)
     assert queue.committed == 3 and queue.low_water == second.seq
+
+
+def test_a_worker_still_holding_a_batch_leaves_the_next_one_to_an_idle_worker() -> None:
+    """Worker 0's batch is stuck (on a lock wait on the target, say). Both workers wait for the
+    next batch; it goes to the idle worker 1, so it does not wait behind the stuck one. Once no
+    worker is idle, worker 0 may take one to build it meanwhile."""
+    tracker = DependencyTracker(_Keys(), 100, use_commit_parents=False)
+    queue = _queue(_row(1, [1]), tracker=tracker, workers=2)
+    stuck = queue.take(0)
+    assert stuck is not None and stuck.worker == 0
+    taken: dict[int, Batch | None] = {}
+    builders = [threading.Thread(target=lambda w=w: taken.setdefault(w, queue.take(w)), daemon=True)
+                for w in (0, 1)]
+    try:
+        for builder in builders:
+            builder.start()
+        queue.put(_row(2, [2]), ManualStop())
+        builders[1].join(10)
+        second = taken.get(1)
+        assert second is not None and [i.tx.gtid for i in second.items] == ["0-1-2"], taken
+        queue.put(_row(3, [3]), ManualStop())  # both workers busy now: worker 0 builds ahead
+        builders[0].join(10)
+        third = taken.get(0)
+        assert third is not None and [i.tx.gtid for i in third.items] == ["0-1-3"], taken
+        assert (second.worker, third.worker) == (1, 0)
+    finally:
+        queue.close()
 
 
 def test_what_follows_a_ddl_is_taken_only_once_the_ddl_committed() -> None:

@@ -18,6 +18,11 @@ Who may share a batch, and what runs in parallel:
   wait for another batch in flight starts the next batch instead. With one worker batches run
   strictly in order and no dependencies are computed.
 
+Who takes a batch: a worker builds its next batch while its connection still applies the
+previous one, but only when no worker is idle. A worker whose batch is stuck (a lock wait on
+the target, a dependency) would otherwise hold a batch that could run, and that batch, though
+independent, would wait as long as the stuck one.
+
 Memory: what waits here is bounded by ``MAX_WAITING_BYTES`` (estimated); ``put`` blocks past it,
 so the rest stays in the transport, itself bounded by ``repl_chan_buffer_size``.
 """
@@ -58,6 +63,7 @@ class Batch:
     seq: int
     dep: int
     items: list[Pending]
+    worker: int = 0  # who took it
 
     @property
     def last(self) -> Transaction:
@@ -72,7 +78,8 @@ class BatchQueue:
 
     def __init__(self, base_seq: int, tracker: DependencyTracker | None,
                  on_commit: Callable[[int], None] | None = None,
-                 max_batch_bytes: int = MAX_BATCH_BYTES, max_waiting_bytes: int = MAX_WAITING_BYTES) -> None:
+                 max_batch_bytes: int = MAX_BATCH_BYTES, max_waiting_bytes: int = MAX_WAITING_BYTES,
+                 workers: int = 1) -> None:
         self._tracker = tracker
         self._on_commit = on_commit
         self._max_batch = max_batch_bytes
@@ -88,6 +95,7 @@ class BatchQueue:
         self._last_ordinal: dict[int, int] = {}  # seq -> its last ordinal, until low water
         self._finished: list[Batch] = []
         self._last_ddl = 0  # seq of the newest DDL batch
+        self._held = [0] * workers  # batches each worker took and has not finished
         self._closed = False
         self.error: BaseException | None = None
 
@@ -135,15 +143,20 @@ class BatchQueue:
             raise self.error
 
     # -- the workers --------------------------------------------------------------------
-    def take(self) -> Batch | None:
-        """The next batch once something waits (and a DDL before it committed: what follows
-        a DDL is built with the table definitions it leaves); None when closed or failed."""
+    def take(self, worker: int = 0) -> Batch | None:
+        """The next batch for ``worker`` once something waits (and a DDL before it committed:
+        what follows a DDL is built with the table definitions it leaves; and, while
+        ``worker`` still holds a batch, once no worker is idle); None when closed or failed."""
+        held = self._held
         with self._cond:
             self._cond.wait_for(lambda: self.stopped or (
-                self._waiting and self.low_water >= self._last_ddl))
+                self._waiting and self.low_water >= self._last_ddl
+                and (held[worker] == 0 or 0 not in held)))
             if self.stopped:
                 return None
             batch = self._form()
+            batch.worker = worker
+            held[worker] += 1
             if batch.last.is_ddl:
                 self._last_ddl = batch.seq
             self._cond.notify_all()  # room for the main thread's put
@@ -161,6 +174,7 @@ class BatchQueue:
 
     def finish(self, batch: Batch) -> None:
         with self._cond:
+            self._held[batch.worker] -= 1
             self._done.add(batch.seq)
             self._last_ordinal[batch.seq] = batch.items[-1].ordinal
             self._finished.append(batch)

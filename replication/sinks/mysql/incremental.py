@@ -87,7 +87,7 @@ class IncrementalApplier:
                                     use_commit_parents=cfg.use_my_sql_dependency) if workers > 1 else None
         base = self.checkpoint.max_seq if self.checkpoint else 0
         self._folded = 0
-        self._queue = BatchQueue(base, tracker, on_commit)
+        self._queue = BatchQueue(base, tracker, on_commit, workers=workers)
         appliers = [MySQLApplier(conn_factory, self._keys, INSERT_SQL, fence) for _ in range(workers)]
         self._pool = WorkerPool(appliers, self._queue, self._prepare)
         self._pending_ddl = self.checkpoint.pending_ddl if self.checkpoint else ""

@@ -185,7 +185,8 @@ class WorkerPool:
     takes the next batch and renders its SQL, and a sender that waits for the batch's turn and
     sends it. So the next batch is built while the target applies the previous one, and a
     builder takes a batch only when its sender is ready for one (batches keep growing while
-    the target is busy)."""
+    the target is busy) and, while its sender is still applying one, only when no worker is
+    idle (``BatchQueue.take``)."""
 
     def __init__(self, appliers: list[MySQLApplier], batches: BatchQueue,
                  prepare: Callable[[MySQLApplier, Batch], Callable[[MySQLApplier], None]]) -> None:
@@ -195,13 +196,14 @@ class WorkerPool:
         for i, applier in enumerate(appliers):
             slot = _Slot(batches)
             self._threads += [
-                threading.Thread(target=self._build, args=(applier, slot), daemon=True, name=f"builder-{i}"),
+                threading.Thread(target=self._build, args=(i, applier, slot), daemon=True,
+                                 name=f"builder-{i}"),
                 threading.Thread(target=self._send, args=(applier, slot), daemon=True, name=f"applier-{i}")]
         for thread in self._threads:
             thread.start()
 
-    def _build(self, applier: MySQLApplier, slot: _Slot) -> None:
-        while slot.wait_empty() and (batch := self._batches.take()) is not None:
+    def _build(self, worker: int, applier: MySQLApplier, slot: _Slot) -> None:
+        while slot.wait_empty() and (batch := self._batches.take(worker)) is not None:
             try:
                 slot.fill((batch, self._prepare(applier, batch)))
             except BaseException as exc:  # noqa: BLE001 - handed to the main loop, which raises it
