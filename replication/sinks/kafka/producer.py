@@ -58,6 +58,10 @@ class TxProducer:
             "queue.buffering.max.kbytes": QUEUE_KBYTES,
             "request.timeout.ms": broker.CLIENT_TIMEOUT_MS,
             "message.timeout.ms": 2 * broker.CLIENT_TIMEOUT_MS,
+            # One callback for the producer, called only for a refused record: a callback
+            # per record doubled the cost of sending one.
+            "on_delivery": self._delivered,
+            "delivery.report.only.error": True,
         }
         if txn_id:
             conf["transactional.id"] = txn_id
@@ -99,7 +103,7 @@ class TxProducer:
     def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value, key, on_delivery=self._delivered)
+                self._producer.produce(topic, value, key)
                 return
             except BufferError:
                 self._producer.poll(0.05)  # the queue is full: serve deliveries, then again
