@@ -1,9 +1,10 @@
 """Talking to the job's Kafka brokers: clients, topic names, topic creation, reading back.
 
-kafka-python is the client for producing and consuming. Its transactional producer (KIP-98) is
-what makes the sink exactly once: every batch of messages and the job's checkpoint record commit
-in one Kafka transaction, and a new producer with the same ``transactional_id`` fences a
-stale one out (its open transaction is aborted).
+kafka-python is the client for topic creation, reading back and the schema history's few
+records. The sink publishes through librdkafka (``producer.TxProducer``), whose transactional
+producer (KIP-98) is what makes it exactly once: every batch of messages and the job's
+checkpoint record commit in one Kafka transaction, and a new producer with the same
+``transactional_id`` fences a stale one out (its open transaction is aborted).
 """
 
 from __future__ import annotations
