@@ -8,16 +8,20 @@ worker nodes as processes, ``scripts/cluster.py``, the runtime's production sett
 database of its own, which the bench flushes. For each shape, on the same source data:
 
 1. the project: a migration job created over HTTP with default settings copies the shape's
-   schema; timed from the POST until the dest announces ``job_stage_incr`` (it does so only
-   after the copy committed), then every table of the target must equal the source's;
+   schema; timed from the POST until the target holds the job's finished-copy checkpoint row
+   (committed after every chunk; read every 20 ms on the target, not through the API, whose
+   job detail polled that often cost the busy machine CPU the copy then lacked), then the dest
+   must announce ``job_stage_incr`` and every table of the target must equal the source's;
 2. ``mysqldump --single-transaction <schema> | mysql`` into a fresh target schema;
 3. ``mydumper -t <cores>`` into a directory, then ``myloader -t <cores>`` (Debian package
    ``mydumper``; the bench says so and skips that reference when it is missing).
 
-Each copy must equal the source (row count and SUM of per-row CRC32 per table) and is dropped
-afterwards. Printed per shape: rows/s of each tool, the project's ratio to each, CPU seconds of
-every process (API, beat, each worker node's task process and rest, both servers, the reference
-programs) and each worker's peak RSS during the copy.
+Before each of the three copies both servers flush their dirty pages (``settle``), so none
+pays for the writes of the copy before it. Each copy must equal the source (row count and SUM of
+per-row CRC32 per table) and is dropped afterwards. Printed per shape: rows/s of each tool, the
+project's ratio to each, CPU seconds of every process (API, beat, each worker node's task
+process and rest, both servers, the reference programs) and each worker's peak RSS during the
+copy.
 
 Shapes: ``issue`` one table of 1,000,000 rows ``(id bigint pk, a int, b varchar(64),
 c decimal(12,2), d datetime(6), e text)``; ``narrow`` 3,000,000 rows of three integers; ``wide``
@@ -56,10 +60,12 @@ from bench.harness import (
     worker_peaks,
 )
 from bench.incremental_shapes import digest
+from replication.sinks.mysql.snapshot_checkpoint import TABLE as CHECKPOINT_TABLE
 from scripts.cluster import Cluster
 from scripts.mariadb_sandbox import MariaDBServer
 
 RSS_LIMIT_MB = 300
+ER_NO_SUCH_TABLE = 1146
 CORES = os.cpu_count() or 2
 
 
@@ -138,12 +144,59 @@ def tables(conn: pymysql.connections.Connection, schema: str) -> list[str]:
     return names
 
 
+def wait_copied(conn: pymysql.connections.Connection, job_id: str, timeout: float) -> None:
+    """Until the target holds the job's finished-copy checkpoint row, which the dest commits
+    after every chunk (it drains its connections first). Read on the target every 20 ms: a
+    primary-key lookup costs the target next to nothing, where the API's job detail, polled as
+    often, cost the busy 2-core machine about a CPU second per shape."""
+    deadline = time.monotonic() + timeout
+    sql = (f"SELECT done FROM {CHECKPOINT_TABLE} WHERE job_id = %s AND source_schema = '' "
+           "AND source_table = ''")
+    while time.monotonic() < deadline:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, (job_id,))
+                row = cur.fetchone()
+        except pymysql.err.ProgrammingError as exc:  # the dest has not created the table yet
+            if exc.args[0] != ER_NO_SUCH_TABLE:
+                raise
+            row = None
+        if row and row[0]:
+            return
+        time.sleep(0.02)
+    raise SystemExit(f"{job_id}: the copy did not finish within {timeout:.0f} s")
+
+
 def digests(server: MariaDBServer, schema: str, names: list[str]) -> list[tuple[int, int]]:
     conn = server.connect(ssl_disabled=True)
     try:
         return [digest(conn, schema, name) for name in names]
     finally:
         conn.close()
+
+
+def settle(*servers: MariaDBServer, timeout: float = 120.0) -> None:
+    """Before each tool's copy: the servers flush their dirty pages, so no tool pays for the
+    writes of the one before it (the redo log of 256 MB fills with a shape's rows after two
+    copies, and InnoDB then flushes furiously in the middle of the third)."""
+    for server in servers:
+        conn = server.connect(ssl_disabled=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@innodb_max_dirty_pages_pct, @@innodb_max_dirty_pages_pct_lwm")
+                pct, lwm = cur.fetchone()
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0.001")
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
+                    if int(cur.fetchone()[1]) == 0:
+                        break
+                    time.sleep(0.2)
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = %s", (pct,))
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = %s", (lwm,))
+        finally:
+            conn.close()
 
 
 def reset_peaks(cluster: Cluster) -> None:
@@ -166,16 +219,20 @@ class Run:
 
     # -- the project ---------------------------------------------------------------------
     def project(self, shape: Shape, expected: list[tuple[int, int]], names: list[str]) -> float:
+        settle(self.source, self.target)
         reset_peaks(self.cluster)
         meter = CpuMeter(process_groups(self.cluster, self.source, self.target)).start()
         job = BenchJob(self.cluster, f"fullcopy-{shape.name}", self.source, self.target, shape.schema)
         profilers = start_profile(self.cluster, self.args.profile, shape.name,
                                   ["--threads", *self.args.profile_flags.split()])
+        watch = self.target.connect(ssl_disabled=True)  # connected before the clock starts
         started = time.perf_counter()
         job.job_id = self.cluster.post("/v2/job/migration", job.config)["job"]["job_id"]
-        wait_incremental(self.cluster, job.job_id, 3600, interval=0.1)
+        wait_copied(watch, job.job_id, 3600)
         seconds = time.perf_counter() - started
+        watch.close()
         stop_profile(profilers, 60)
+        wait_incremental(self.cluster, job.job_id, 60)  # and the dest says so
         cpu = with_roles(meter.stop(), job)
         peaks = worker_peaks(self.cluster)
         for name, value in peaks.items():
@@ -194,6 +251,7 @@ class Run:
     def mysqldump(self, shape: Shape, expected: list[tuple[int, int]], names: list[str]) -> float:
         into = f"{shape.schema}_dump"
         self.target.execute(f"CREATE DATABASE {into}")
+        settle(self.source, self.target)
         dump = shutil.which("mariadb-dump") or "mysqldump"
         client = shutil.which("mariadb") or "mysql"
         servers = self._server_cpu()
@@ -219,6 +277,7 @@ class Run:
         into = f"{shape.schema}_myd"
         out = self.workdir / f"mydumper-{shape.name}"
         shutil.rmtree(out, ignore_errors=True)
+        settle(self.source, self.target)
         servers = self._server_cpu()
         started = time.perf_counter()
         dumper = subprocess.Popen(["mydumper", "-h", "127.0.0.1", "-P", str(self.source.port), "-u",
