@@ -41,7 +41,10 @@ from replication.source.values import (
     split_key,
     tsv_capable,
     tsv_hex,
+    tsv_lines,
+    tsv_raw,
     tsv_row_sql,
+    tsv_wide_select,
     up_to_key_condition,
 )
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
@@ -56,6 +59,10 @@ StopCheck = Callable[[], bool]
 # (TEXT/BLOB) travel and apply in bounded pieces, whatever chunk_size says.
 CHUNK_BYTES = JOINED_LIMIT * 3 // 4  # with room: a chunk past JOINED_LIMIT is read again row by row
 SAMPLE_ROWS = 16
+# Rows at least this wide as rendered are fetched as their columns' bytes and escaped here
+# (``values.tsv_wide_select``): per byte that costs less than the source's REPLACE or the
+# target's UNHEX, and per row the Python work is small next to the row's bytes.
+WIDE_ROW_BYTES = 2048
 KEYLESS_FETCH = 256
 RecordSchema = Callable[[list[SchemaVersion]], None]
 ER_TABLE_DEF_CHANGED = 1412
@@ -87,6 +94,7 @@ class TableReader:
         self._from = f"{quote_ident(m.source_schema)}.{quote_ident(m.source_table)}"
         self._where = f"({m.where})" if m.where else ""
         self._typed_select = f"SELECT {select_list(spec.columns)} FROM {self._from}"
+        self._wide = False  # decided by the table's first rows (_first_page)
 
     def _render(self) -> tuple[bool, str, str]:
         """(tab-separated?, one row's expression, the separator of joined rows): rows travel
@@ -200,7 +208,8 @@ class TableReader:
     def _load_form(self) -> tuple[bool, list[int]]:
         """(LOAD DATA lines?, positions of hex fields) of this table's chunks."""
         tsv = not self._typed and self._render()[0]
-        return tsv, [i for i, c in enumerate(self._spec.columns) if tsv and tsv_hex(c)]
+        hexed = tsv and not self._wide
+        return tsv, [i for i, c in enumerate(self._spec.columns) if hexed and tsv_hex(c)]
 
     def _check_stop(self) -> None:
         if self._stopped():
@@ -228,11 +237,31 @@ class TableReader:
         return max(1, min(self._chunk_size, CHUNK_BYTES // max(1, row_bytes)))
 
     def _first_page(self, after: bytes | None) -> int:
-        """Rows of the first chunk, from the widest of the next few rows as rendered."""
+        """Rows of the first chunk, from the widest of the next few rows as rendered; rows
+        that wide (LOAD DATA lines only) are read as wide rows (``_fetch_wide``)."""
         order = ", ".join(quote_ident(c.name) for c in self._spec.key)
-        sql = (f"SELECT LENGTH({self._render()[1]}) FROM {self._from}".encode()
+        tsv, row, _ = self._render()
+        sql = (f"SELECT LENGTH({row}) FROM {self._from}".encode()
                + self._range(after, None) + f" ORDER BY {order} LIMIT {SAMPLE_ROWS}".encode())
-        return self._fit(max((int(r[0] or 0) for r in self._query(sql)), default=0))
+        widest = max((int(r[0] or 0) for r in self._query(sql)), default=0)
+        self._wide = tsv and widest >= WIDE_ROW_BYTES
+        return self._fit(widest)
+
+    def _fetch_wide(self, after: bytes | None, page: int) -> tuple[bytes | None, list[Any], int]:
+        """(the key of the chunk's last row or None when fewer than ``page`` rows remain,
+        the pieces, the row count) of the next ``page`` rows after ``after``, in one query:
+        each column's bytes, escaped into LOAD DATA lines here."""
+        columns = self._spec.columns
+        order = ", ".join(quote_ident(c.name) for c in self._spec.key)
+        sql = (f"SELECT CAST({key_sql(self._spec.key)} AS BINARY), {tsv_wide_select(columns)} "
+               f"FROM {self._from}").encode() + self._range(after, None) \
+            + f" ORDER BY {order} LIMIT {page}".encode()
+        rows = self._query(sql)
+        if not rows:
+            return None, [], 0
+        upper = rows[-1][0] if len(rows) == page else None
+        text = tsv_lines([row[1:] for row in rows], tuple(tsv_raw(c) for c in columns))
+        return upper, [text], len(rows)
 
     def _upper_key(self, after: bytes | None, page: int) -> bytes | None:
         """The key of the chunk's last row, or None when fewer than ``page`` rows remain."""
@@ -277,8 +306,11 @@ class TableReader:
         page = self._chunk_size if self._typed else self._first_page(after)
         while True:
             self._check_stop()
-            upper = self._upper_key(after, page)
-            pieces, count = self._fetch(after, upper)
+            if self._wide:
+                upper, pieces, count = self._fetch_wide(after, page)
+            else:
+                upper = self._upper_key(after, page)
+                pieces, count = self._fetch(after, upper)
             if count and not self._typed:
                 page = self._fit(sum(len(p) for p in pieces) // count + 1)
             last = upper is None

@@ -194,3 +194,44 @@ def tsv_field_sql(column: ColumnInfo) -> str:
 def tsv_row_sql(columns: tuple[ColumnInfo, ...]) -> str:
     """One expression printing a whole row as a LOAD DATA line, newline included."""
     return f"CONCAT(CONCAT_WS(X'09', {', '.join(tsv_field_sql(c) for c in columns)}), X'0A')"
+
+
+# -- wide rows: strings escaped here ------------------------------------------------------------
+# Types whose stored bytes a wide row sends raw (``CAST(col AS BINARY)``), to be escaped by
+# ``tsv_escape``: the source then only reads them, and they travel and load at their own length
+# instead of as hex through UNHEX or the source's REPLACE, whose cost grows with each value's
+# length times its escapes. ENUM, SET and BIT are short and keep ``tsv_field_sql``.
+_TSV_RAW = frozenset({
+    "char", "varchar", "tinytext", "text", "mediumtext", "longtext",
+    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
+})
+
+
+def tsv_raw(column: ColumnInfo) -> bool:
+    """True when a wide row's ``column`` is fetched as its stored bytes and escaped by
+    ``tsv_escape``."""
+    return column.data_type in _TSV_RAW
+
+
+def tsv_wide_select(columns: tuple[ColumnInfo, ...]) -> str:
+    """The select list of a wide row: one binary string per column, raw bytes for the columns
+    of ``tsv_raw`` (NULL as NULL), the LOAD DATA field for the others."""
+    return ", ".join(f"CAST({quote_ident(c.name)} AS BINARY)" if tsv_raw(c)
+                     else f"CAST({tsv_field_sql(c)} AS BINARY)" for c in columns)
+
+
+def tsv_escape(value: bytes | None) -> bytes:
+    """One raw value as a LOAD DATA field: ``\\N`` for NULL, backslash, tab and newline escaped
+    (backslash first), as ``tsv_field_sql`` does on the source."""
+    if value is None:
+        return b"\\N"
+    return value.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
+
+
+def tsv_lines(rows: list[tuple[bytes | None, ...]], raw: tuple[bool, ...]) -> bytes:
+    """Rows fetched with ``tsv_wide_select`` (``raw``: which fields to escape) as LOAD DATA
+    lines, each ending with a newline."""
+    lines = [b"\t".join([tsv_escape(v) if escape else v  # type: ignore[misc]
+                         for v, escape in zip(row, raw, strict=True)]) for row in rows]
+    lines.append(b"")
+    return b"\n".join(lines)

@@ -8,6 +8,7 @@ from typing import Any
 from replication.config import SchemaRule
 from replication.mysql import connect
 from replication.scope.filters import TableFilter
+from replication.sinks.mysql.snapshot_checkpoint import load_snapshot_resume
 from replication.source.schema import read_table_def, read_table_defs
 from replication.source.tables import describe_table, describe_tables
 from scripts.mariadb_sandbox import MariaDBServer
@@ -81,6 +82,52 @@ def test_rows_arrive_exactly_through_load_data_and_without_it(
     run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),)),
              redis_client)
     assert table_digest(target_server, fresh_schema, "t") == expected
+    target_server.execute(f"DROP DATABASE {fresh_schema}")
+    target_server.execute("SET GLOBAL local_infile = 0")
+    try:
+        run_copy(make_job(job_id + "2", source_server, target_server,
+                          (SchemaRule(table_schema=fresh_schema),)), redis_client)
+    finally:
+        target_server.execute("SET GLOBAL local_infile = 1")
+    assert table_digest(target_server, fresh_schema, "t") == expected
+
+
+def test_wide_rows_arrive_exactly_escaped_by_the_reader(
+        source_server: MariaDBServer, target_server: MariaDBServer, fresh_schema: str,
+        redis_client: Any, job_id: str) -> None:
+    """Rows wider than WIDE_ROW_BYTES are fetched as their columns' bytes and escaped by the
+    reader: the same special bytes as above, in every kind of string column, arrive exactly,
+    in chunks bounded by bytes, by LOAD DATA and by INSERT."""
+    from replication.source.table_reader import CHUNK_BYTES, WIDE_ROW_BYTES
+
+    source_server.execute(f"CREATE DATABASE {fresh_schema}")
+    conn = source_server.connect(database=fresh_schema)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, u TEXT, g VARCHAR(8) CHARACTER SET gbk,"
+                    " l VARCHAR(8) CHARACTER SET latin1, b BLOB, bt BIT(9), d DOUBLE,"
+                    " c CHAR(3), vb VARBINARY(300), bn BINARY(4), m MEDIUMTEXT, lb LONGBLOB,"
+                    " e ENUM('x','y'), dt DATETIME(6))")
+        cur.execute("INSERT INTO t VALUES (1, 'a\\tb\\nc\\\\d\\0e', X'955C', X'E9FF',"
+                    " X'005C090A0D4E', b'100000001', 0.1, 'a\\tb', X'5C00090A', X'0A5C', '\\\\N',"
+                    " X'5C4E', 'y', '2020-01-02 03:04:05.000006'),"
+                    " (2, '\\\\N', '', '', X'', NULL, -1e-300, '', '', X'', '', X'', NULL, NULL),"
+                    " (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        # Wide: 900 rows of about 5 KB, several chunks.
+        cur.execute("INSERT INTO t SELECT seq, REPEAT(CONCAT('\\\\', seq, '\\t\\n'), 400),"
+                    " X'955C', X'E9', REPEAT(UNHEX(SHA2(seq, 256)), 60), b'1', seq / 3, 'c\\\\',"
+                    " UNHEX(SHA2(seq, 256)), X'00000A09', REPEAT('\\n', 300), REPEAT(X'5C0A', 200),"
+                    " 'x', NULL FROM seq_4_to_903")
+        cur.execute("SELECT MIN(LENGTH(u) + LENGTH(b)), SUM(LENGTH(u) + LENGTH(b) + LENGTH(m)"
+                    " + LENGTH(lb)) FROM t WHERE id > 3")
+        narrowest, total = cur.fetchone()
+    conn.close()
+    assert narrowest > WIDE_ROW_BYTES and total > 2 * CHUNK_BYTES
+    expected = table_digest(source_server, fresh_schema, "t")
+    run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),)),
+             redis_client)
+    assert table_digest(target_server, fresh_schema, "t") == expected
+    resume = load_snapshot_resume(lambda: connect(conn_cfg(target_server)), job_id)
+    assert resume.tables[(fresh_schema, "t")].seq >= 3  # bounded by bytes, not chunk_size
     target_server.execute(f"DROP DATABASE {fresh_schema}")
     target_server.execute("SET GLOBAL local_infile = 0")
     try:

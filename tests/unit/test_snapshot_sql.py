@@ -82,3 +82,15 @@ def test_hex_fields_become_hex_literals_of_the_same_bytes() -> None:
     assert tsv_hex(ColumnInfo("b", "blob", "binary")) and not tsv_hex(ColumnInfo("v", "varchar", "utf8mb4"))
     assert "HEX(`b`)" in tsv_field_sql(ColumnInfo("b", "blob", "binary"))
     assert tsv_to_values(b"1\t00FF5C\t\\N\n", [1, 2]) == [b"(_binary'1',_binary X'00FF5C',NULL)"]
+
+
+def test_wide_rows_are_escaped_like_the_source_escapes_them() -> None:
+    from replication.source.values import tsv_escape, tsv_lines, tsv_raw, tsv_wide_select
+
+    assert tsv_escape(None) == b"\\N" and tsv_escape(b"\\N") == b"\\\\N"
+    assert tsv_escape(b"a\tb\nc\\d\0") == b"a\\tb\\nc\\\\d\0"
+    assert tsv_lines([(b"1", b"x\ty", None), (b"2", b"", b"\\")], (False, True, True)) == \
+        b"1\tx\\ty\t\\N\n2\t\t\\\\\n"
+    assert tsv_raw(ColumnInfo("b", "blob", "binary")) and not tsv_raw(ColumnInfo("e", "enum"))
+    select = tsv_wide_select((ColumnInfo("i", "int"), ColumnInfo("t", "text", "gbk")))
+    assert select == "CAST(IFNULL(`i`, X'5C4E') AS BINARY), CAST(`t` AS BINARY)"
