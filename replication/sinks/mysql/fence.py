@@ -104,14 +104,16 @@ class OwnerFence:
             conn.close()
 
     @contextmanager
-    def guard(self, conn_factory: ConnFactory) -> Iterator[None]:
+    def guard(self, conn_factory: ConnFactory, reuse: Any = None) -> Iterator[None]:
         """Hold the owner row's shared lock on a connection of its own while the body runs:
         for statements that commit by themselves (DDL), which no check can share a
-        transaction with. A takeover waits for the body; a stale owner never starts it."""
+        transaction with. A takeover waits for the body; a stale owner never starts it.
+        ``reuse``: an open connection of the caller's for it (rolled back after, kept open),
+        instead of a new one each time."""
         if not self.owner:
             yield
             return
-        conn = conn_factory()
+        conn = reuse if reuse is not None else conn_factory()
         try:
             conn.begin()
             try:
@@ -127,7 +129,8 @@ class OwnerFence:
             try:
                 conn.rollback()
             finally:
-                conn.close()
+                if reuse is None:
+                    conn.close()
 
     def fenced_out(self, exc: BaseException, conn: Any = None) -> FencedOut | None:
         """The stop to raise instead of ``exc`` when it is this fence's check failing."""

@@ -74,6 +74,7 @@ class SnapshotApplier:
         self._stats_lock = stats_lock or threading.Lock()
         self._statement_bytes = statement_bytes
         self._conn: Any = None
+        self._guard_conn: Any = None  # holds the owner row's lock during DDL (fenced only)
         self._sql_mode: str | None = None
         self._schema: str | None = None  # the connection's current database, created already
         self._target_columns: dict[tuple[str, str, tuple[int, ...]], tuple[bytes, bytes]] = {}
@@ -117,14 +118,15 @@ class SnapshotApplier:
         return self._fence.fenced_out(exc, conn)
 
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except pymysql.err.Error:
-                pass
-            self._conn = None
-            self._sql_mode = None
-            self._schema = None
+        for conn in (self._conn, self._guard_conn):
+            if conn is not None:
+                try:
+                    conn.close()
+                except pymysql.err.Error:
+                    pass
+        self._conn = self._guard_conn = None
+        self._sql_mode = None
+        self._schema = None
 
     # -- session -------------------------------------------------------------------------
     def _connection(self) -> Any:
@@ -177,7 +179,9 @@ class SnapshotApplier:
             return
         self._set_sql_mode(conn, msg.sql_mode)
         # DDL commits by itself: a second connection holds the owner row meanwhile.
-        with self._fence.guard(self._conn_factory), conn.cursor() as cur:
+        if self._fence.enabled and self._guard_conn is None:
+            self._guard_conn = self._conn_factory()  # one per applier, not one per table
+        with self._fence.guard(self._conn_factory, self._guard_conn), conn.cursor() as cur:
             if self._schema != msg.target_schema:
                 cur.execute(target_create_database(msg.create_database_sql, msg.target_schema))
                 # Unqualified names in the DDL (foreign keys) resolve in the target schema.
@@ -199,9 +203,6 @@ class SnapshotApplier:
         if not found:
             raise TargetError(f"target table {quote_table(schema, table)} does not exist; "
                               "create it first (column_map_from / skip_create_db_table)")
-
-    def _insert_head(self, conn: Any, msg: SnapshotChunk) -> bytes:
-        return self._heads(conn, msg)[0]
 
     def _heads(self, conn: Any, msg: SnapshotChunk) -> tuple[bytes, bytes]:
         """The table's ``INSERT ... VALUES`` head and its ``LOAD DATA`` statement."""
@@ -226,21 +227,30 @@ class SnapshotApplier:
     def _write_rows(self, cur: Any, msg: SnapshotChunk, replace: bool = False) -> None:
         """The chunk's rows into the target table, inside the caller's transaction. A row that
         is already there raises IntegrityError (duplicate key) on either path; with
-        ``replace`` it gives way instead (``_replace``)."""
+        ``replace`` it gives way instead: a target row holding one of the chunk's unique
+        values is an older image of a row the binlog changes later. Unique checks are on for
+        a replacing chunk, or InnoDB may not look for such a row at all."""
+        if not replace:
+            self._write(cur, msg, False)
+            return
+        cur.execute("SET SESSION unique_checks = 1")
+        try:
+            self._write(cur, msg, True)
+        finally:
+            cur.execute("SET SESSION unique_checks = 0")
+
+    def _write(self, cur: Any, msg: SnapshotChunk, replace: bool) -> None:
         head, load = self._heads(cur.connection, msg)
+        if replace:
+            head = b"REPLACE" + head[len(b"INSERT"):]
+            load = load.replace(b" INTO TABLE ", b" REPLACE INTO TABLE ", 1)
         if not msg.tsv:
-            if replace:
-                self._replace(cur, head, msg.rows)
-            else:
-                self._insert(cur, head, msg.rows)
+            self._insert(cur, head, msg.rows)
             return
         data = b"".join(msg.rows)
         if not data:
             return
         if self._local_infile:
-            if replace:
-                load = load.replace(b" INTO TABLE ", b" REPLACE INTO TABLE ", 1)
-                cur.execute("SET SESSION unique_checks = 1")
             try:
                 affected = load_data(cur, load, data)
             except pymysql.err.MySQLError as exc:
@@ -252,14 +262,7 @@ class SnapshotApplier:
             else:
                 self._check_load(cur, msg, affected, replace)
                 return
-            finally:
-                if replace:
-                    cur.execute("SET SESSION unique_checks = 0")
-        rows = tsv_to_values(data, msg.unhex)
-        if replace:
-            self._replace(cur, head, rows)
-        else:
-            self._insert(cur, head, rows)
+        self._insert(cur, head, tsv_to_values(data, msg.unhex))
 
     def _check_load(self, cur: Any, msg: SnapshotChunk, affected: int,
                     replace: bool = False) -> None:
@@ -297,9 +300,8 @@ class SnapshotApplier:
     def _apply_chunk(self, conn: Any, msg: SnapshotChunk,
                      wait_turn: Callable[[], None] | None = None) -> None:
         self._set_sql_mode(conn, msg.sql_mode)
-        head = self._insert_head(conn, msg)
         with conn.cursor() as cur:
-            inserted = wait_turn is not None and self._insert_early(conn, cur, head, msg)
+            inserted = wait_turn is not None and self._insert_early(conn, cur, msg)
             if wait_turn is not None:
                 wait_turn()
             # Before the checkpoint read: it locks the owner row until COMMIT. Rows inserted
@@ -330,7 +332,7 @@ class SnapshotApplier:
                      quote_table(msg.target_schema, msg.target_table),
                      rows_before + msg.row_count, self._stats.progress()[0])
 
-    def _insert_early(self, conn: Any, cur: Any, head: bytes, msg: SnapshotChunk) -> bool:
+    def _insert_early(self, conn: Any, cur: Any, msg: SnapshotChunk) -> bool:
         """Insert a keyed chunk's rows before its turn; False (nothing inserted) for a keyless
         chunk or when a row already exists (a redelivered chunk): then the ordered path decides."""
         if msg.keyless or not self._only_primary_unique(conn, msg):
@@ -381,16 +383,6 @@ class SnapshotApplier:
         in between) and still be in the target under its old key, holding a unique value the
         row brings again: the binlog replayed from the first snapshot moves it later."""
         return cp.seq > 0 and not msg.keyless and msg.position != cp.start
-
-    def _replace(self, cur: Any, head: bytes, rows: list[bytes]) -> None:
-        """The rows as ``REPLACE``: a target row holding one of their unique values is an
-        older image of a row the binlog changes later, and gives way. Unique checks are on
-        for it, or InnoDB may not look for such a row at all."""
-        cur.execute("SET SESSION unique_checks = 1")
-        try:
-            self._insert(cur, b"REPLACE" + head[len(b"INSERT"):], rows)
-        finally:
-            cur.execute("SET SESSION unique_checks = 0")
 
     def _insert(self, cur: Any, head: bytes, rows: list[bytes]) -> None:
         """Multi-row INSERTs of at most ``statement_bytes`` each (one row may exceed it)."""

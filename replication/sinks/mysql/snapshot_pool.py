@@ -32,7 +32,7 @@ from replication.sinks.mysql.snapshot import SnapshotApplier
 from replication.stop import StopSignal
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 
-DEFAULT_WORKERS = 2
+DEFAULT_WORKERS = 4
 DEADLOCK = 1213
 DEADLOCK_RETRIES = 5
 
