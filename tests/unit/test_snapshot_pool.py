@@ -77,3 +77,42 @@ def test_a_worker_error_stops_the_pool_and_nothing_after_it_commits() -> None:
         pool.close()
     assert commits == [("a", seq) for seq in range(1, 5)]
     assert "a-5" not in acks
+
+
+def test_one_table_has_at_most_table_connections_chunks_in_flight() -> None:
+    """Four workers, one table: each chunk's early INSERT starts only once the chunk
+    TABLE_CONNECTIONS before it has committed; a table's first chunk goes to its DDL's worker."""
+    from replication.sinks.mysql.snapshot_pool import TABLE_CONNECTIONS
+    from replication.wire.snapshot import SnapshotTable
+
+    lock = threading.Lock()
+    in_flight: list[int] = []
+    most = [0]
+    workers: dict[int, str] = {}
+
+    class Counting(_FakeApplier):
+        def apply(self, message: Any, wait_turn: Any = None) -> bool:
+            with lock:
+                workers[getattr(message, "seq", 0)] = threading.current_thread().name
+                in_flight.append(1)
+                most[0] = max(most[0], len(in_flight))
+            try:
+                return super().apply(message, wait_turn) if isinstance(message, SnapshotChunk) else True
+            finally:
+                with lock:
+                    in_flight.pop()
+
+    commits: list[tuple[str, int]] = []
+    pool = SnapshotPool(lambda: Counting(commits, lock), 4, lambda _: None,  # type: ignore[arg-type,return-value]
+                        ManualStop())
+    try:
+        pool.submit("t", SnapshotTable("s", "a", "s", "a", "", "", False, "",
+                                       BinlogPosition("f.000001", 4, ""), 1, 1))
+        for seq in range(1, 41):
+            pool.submit(f"a-{seq}", _chunk("a", seq))
+        assert pool.drain()
+    finally:
+        pool.close()
+    assert commits == [("a", seq) for seq in range(1, 41)]
+    assert most[0] <= TABLE_CONNECTIONS < 4
+    assert workers[0] == workers[1]  # the DDL (no seq) and the first chunk

@@ -33,6 +33,11 @@ from replication.stop import StopSignal
 from replication.wire.snapshot import SnapshotChunk, SnapshotTable
 
 DEFAULT_WORKERS = 4
+# Chunks of one table in flight at once (inserted, not yet committed). Two overlap the target's
+# work on one chunk with the next; more only spin on the same index pages (measured on one
+# table of 1,000,000 rows: two connections took 55-60% of the time of one, four no less than
+# two, for more of the target's CPU).
+TABLE_CONNECTIONS = 2
 DEADLOCK = 1213
 DEADLOCK_RETRIES = 5
 
@@ -48,6 +53,7 @@ class _Chain:
     issued: int = 0
     done: int = 0
     ddl: int = -1  # ticket of the table's latest SnapshotTable
+    ddl_worker: int = 0  # the worker it went to: the table's next chunk goes there too
     filled: bool = False  # a chunk with rows has committed: the target table is not empty
 
 
@@ -88,11 +94,17 @@ class SnapshotPool:
                                             _Chain())
             ticket = chain.issued
             chain.issued += 1
+            worker = self._next
             if isinstance(message, SnapshotTable):
-                chain.ddl = ticket
+                chain.ddl, chain.ddl_worker = ticket, worker
+            elif ticket == chain.ddl + 1:
+                # A table's first chunk waits for its DDL anyway: on the DDL's worker it waits
+                # for nobody, and the other workers take the next tables meanwhile.
+                worker = chain.ddl_worker
             self._pending += 1
-        self._queues[self._next].put(_Item(entry_id, message, chain, ticket, chain.ddl))
-        self._next = (self._next + 1) % len(self._queues)
+        self._queues[worker].put(_Item(entry_id, message, chain, ticket, chain.ddl))
+        if worker == self._next:
+            self._next = (self._next + 1) % len(self._queues)
 
     def check(self) -> None:
         """Raise the first worker error, if any."""
@@ -136,8 +148,10 @@ class SnapshotPool:
 
     def _apply(self, applier: SnapshotApplier, item: _Item) -> None:
         chain, message = item.chain, item.message
-        if isinstance(message, SnapshotChunk) and item.after_ddl >= 0:
-            self._wait(lambda: chain.done > item.after_ddl)
+        if isinstance(message, SnapshotChunk):
+            # Its table's DDL first; at most TABLE_CONNECTIONS chunks of the table at once.
+            first = max(item.after_ddl + 1, item.ticket - TABLE_CONNECTIONS + 1)
+            self._wait(lambda: chain.done >= first)
         for attempt in range(DEADLOCK_RETRIES):
             try:
                 self._apply_in_turn(applier, item)
