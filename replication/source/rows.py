@@ -42,7 +42,7 @@ _K_FIXED, _K_VAR1, _K_VAR2, _K_CALL, _K_INT24 = 0, 1, 2, 3, 4
 Plan = tuple[tuple[int, Any], ...]
 
 
-def _encoding(charset_name: str | None) -> str | None:
+def python_codec(charset_name: str | None) -> str | None:
     """The Python codec the library decodes this column's text with; None when it has none
     (``binary`` and the charsets Python lacks), where the library hands over the bytes."""
     if charset_name is None:
@@ -100,7 +100,7 @@ def _string_step(column: Any) -> tuple[int, Any] | None:
             return None
     else:  # the library reads a 2-byte length when the column may hold over 255 bytes
         length_size = 2 if column.max_length > 255 else 1
-    encoding = _encoding(column.character_set_name)
+    encoding = python_codec(column.character_set_name)
     if encoding is None:
         return _K_CALL, _raw(length_size)
     if length_size <= 2:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from replication.config import JobConfig, KafkaDestTaskConfig
 from replication.errors import Stopped
@@ -44,6 +44,7 @@ EXACT_COUNT_BELOW = 50_000
 DRAIN_POLL_SECONDS = 0.1
 # Small tables (fewer rows than chunk_size) are read up to this many in one snapshot.
 BATCH_TABLES = 50
+_Reader = TypeVar("_Reader", BatchReader, TableReader)
 
 
 class SnapshotReader:
@@ -170,19 +171,23 @@ class SnapshotReader:
         size = max(1, min(BATCH_TABLES, -(-len(small) // (self._workers * 2))))
         return single, [small[i:i + size] for i in range(0, len(small), size)]
 
-    def _read_batch(self, specs: list[TableSpec],
-                    sql_mode: str) -> list[tuple[BinlogPosition, BinlogPosition]]:
+    def _run_reader(self, reader_type: Callable[..., _Reader], *head: Any) -> tuple[_Reader, BinlogPosition]:
+        """Run ``reader_type(conn, *head, <what every reader takes>)`` on a source connection of
+        its own; the reader and the snapshot position it read at."""
         if self._stopped():
             raise Stopped("stop requested during the full copy")
         conn = self._conn_factory()
         try:
-            reader = BatchReader(conn, specs, sql_mode, self._job.src_task.chunk_size,
-                                 self._send, self._stopped, self._stats.read_master_row_count,
-                                 self._record_schema,
+            reader = reader_type(conn, *head, self._job.src_task.chunk_size, self._send, self._stopped,
+                                 self._stats.read_master_row_count, self._record_schema,
                                  typed=isinstance(self._job.dest_task, KafkaDestTaskConfig))
-            position = reader.run()
+            return reader, reader.run()
         finally:
             conn.close()
+
+    def _read_batch(self, specs: list[TableSpec],
+                    sql_mode: str) -> list[tuple[BinlogPosition, BinlogPosition]]:
+        reader, position = self._run_reader(BatchReader, specs, sql_mode)
         rows = sum(reader.rows_read.values())
         with self._lock:
             self.rows_read += rows
@@ -194,22 +199,12 @@ class SnapshotReader:
                   sql_mode: str) -> list[tuple[BinlogPosition, BinlogPosition]]:
         key = (spec.mapping.source_schema, spec.mapping.source_table)
         cp = resume.tables.get(key, TableCheckpoint())
-        if self._stopped():
-            raise Stopped("stop requested during the full copy")
         if cp.done:
             log.info("job %s: table %s already copied (%d rows)", self._job.job_id, spec.name,
                      cp.rows_done)
             return [(cp.start, cp.end)]
         self._log_start(spec, cp)
-        conn = self._conn_factory()
-        try:
-            reader = TableReader(conn, spec, cp, sql_mode, self._job.src_task.chunk_size,
-                                 self._send, self._stopped, self._stats.read_master_row_count,
-                                 self._record_schema,
-                                 typed=isinstance(self._job.dest_task, KafkaDestTaskConfig))
-            position = reader.run()
-        finally:
-            conn.close()
+        reader, position = self._run_reader(TableReader, spec, cp, sql_mode)
         with self._lock:
             self.rows_read += reader.rows_read
         log.info("job %s: table %s read, %d rows (%s of the estimate)", self._job.job_id,

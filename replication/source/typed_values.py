@@ -18,31 +18,16 @@ a snapshot row from a binlog row by its values:
 
 from __future__ import annotations
 
-import codecs
 import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pymysql.charset import charset_by_name
-
 from replication.mysql import quote_ident
+from replication.source.rows import python_codec
 from replication.source.values import ColumnInfo
 
 Convert = Callable[[Any], Any]
 _TEMPORAL = frozenset({"date", "datetime", "timestamp", "time", "year"})
-
-
-def _codec(charset: str | None) -> str | None:
-    """The Python codec the binlog decoder decodes this charset's text with (None: bytes)."""
-    if charset is None:
-        return "utf-8"
-    found = charset_by_name(charset)
-    encoding = found.encoding if found else charset
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        return None
-    return encoding
 
 
 def _same(value: Any) -> Any:
@@ -140,7 +125,7 @@ def converter(column: ColumnInfo) -> Convert:
     if kind in ("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal",
                 "numeric", "double", "real", "float", "bit"):
         return _same
-    encoding = _codec(column.charset)
+    encoding = python_codec(column.charset)
     return _raw if encoding is None else _decoder(encoding)
 
 
