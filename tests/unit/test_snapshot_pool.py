@@ -27,8 +27,12 @@ class _FakeApplier:
                  fail_on: tuple[str, int] | None = None) -> None:
         self._commits, self._lock, self._fail_on = commits, lock, fail_on
 
-    def apply(self, message: Any, wait_turn: Any = None) -> bool:
-        time.sleep(random.random() / 500)  # the early INSERT
+    def apply(self, message: Any, wait_turn: Any = None, insert_slot: Any = None) -> bool:
+        if insert_slot is not None:
+            with insert_slot:
+                time.sleep(random.random() / 500)  # the early INSERT
+        else:
+            time.sleep(random.random() / 500)
         if wait_turn is not None:
             wait_turn()
         if (message.source_table, message.seq) == self._fail_on:
@@ -79,40 +83,48 @@ def test_a_worker_error_stops_the_pool_and_nothing_after_it_commits() -> None:
     assert "a-5" not in acks
 
 
-def test_one_table_has_at_most_table_connections_chunks_in_flight() -> None:
-    """Four workers, one table: each chunk's early INSERT starts only once the chunk
-    TABLE_CONNECTIONS before it has committed; a table's first chunk goes to its DDL's worker."""
+def test_one_table_has_at_most_table_connections_inserts_at_once() -> None:
+    """Four workers, one table: at most TABLE_CONNECTIONS early INSERTs run at once (the
+    others wait for a slot), commits keep the table's order; a table's first chunk goes to
+    its DDL's worker."""
     from replication.sinks.mysql.snapshot_pool import TABLE_CONNECTIONS
     from replication.wire.snapshot import SnapshotTable
 
     lock = threading.Lock()
-    in_flight: list[int] = []
+    inserting: list[int] = []
     most = [0]
     workers: dict[int, str] = {}
+    commits: list[tuple[str, int]] = []
 
     class Counting(_FakeApplier):
-        def apply(self, message: Any, wait_turn: Any = None) -> bool:
+        def apply(self, message: Any, wait_turn: Any = None, insert_slot: Any = None) -> bool:
             with lock:
                 workers[getattr(message, "seq", 0)] = threading.current_thread().name
-                in_flight.append(1)
-                most[0] = max(most[0], len(in_flight))
-            try:
-                return super().apply(message, wait_turn) if isinstance(message, SnapshotChunk) else True
-            finally:
+            if insert_slot is not None:
+                with insert_slot:
+                    with lock:
+                        inserting.append(1)
+                        most[0] = max(most[0], len(inserting))
+                    time.sleep(random.random() / 500)
+                    with lock:
+                        inserting.pop()
+            if wait_turn is not None:
+                wait_turn()
+            if isinstance(message, SnapshotChunk):
                 with lock:
-                    in_flight.pop()
+                    commits.append((message.source_table, message.seq))
+            return True
 
-    commits: list[tuple[str, int]] = []
     pool = SnapshotPool(lambda: Counting(commits, lock), 4, lambda _: None,  # type: ignore[arg-type,return-value]
                         ManualStop())
     try:
         pool.submit("t", SnapshotTable("s", "a", "s", "a", "", "", False, "",
                                        BinlogPosition("f.000001", 4, ""), 1, 1))
-        for seq in range(1, 41):
+        for seq in range(1, 61):
             pool.submit(f"a-{seq}", _chunk("a", seq))
         assert pool.drain()
     finally:
         pool.close()
-    assert commits == [("a", seq) for seq in range(1, 41)]
-    assert most[0] <= TABLE_CONNECTIONS < 4
+    assert commits == [("a", seq) for seq in range(1, 61)]
+    assert 1 <= most[0] <= TABLE_CONNECTIONS < 4
     assert workers[0] == workers[1]  # the DDL (no seq) and the first chunk

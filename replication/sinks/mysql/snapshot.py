@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import pymysql
@@ -82,7 +83,8 @@ class SnapshotApplier:
         self._early_ok: dict[tuple[str, str], bool] = {}
         self.done: SnapshotDone | None = None
 
-    def apply(self, message: Any, wait_turn: Callable[[], None] | None = None) -> bool:
+    def apply(self, message: Any, wait_turn: Callable[[], None] | None = None,
+              insert_slot: AbstractContextManager[Any] | None = None) -> bool:
         """Apply one message if it belongs to the full copy; True if it did.
 
         With ``wait_turn`` (parallel apply), a keyed chunk's rows are inserted first and
@@ -94,7 +96,7 @@ class SnapshotApplier:
         conn = self._connection()
         try:
             if isinstance(message, SnapshotChunk):
-                self._apply_chunk(conn, message, wait_turn)
+                self._apply_chunk(conn, message, wait_turn, insert_slot)
                 return True
             if wait_turn is not None:
                 wait_turn()
@@ -298,10 +300,11 @@ class SnapshotApplier:
 
     # -- chunks --------------------------------------------------------------------------
     def _apply_chunk(self, conn: Any, msg: SnapshotChunk,
-                     wait_turn: Callable[[], None] | None = None) -> None:
+                     wait_turn: Callable[[], None] | None = None,
+                     insert_slot: AbstractContextManager[Any] | None = None) -> None:
         self._set_sql_mode(conn, msg.sql_mode)
         with conn.cursor() as cur:
-            inserted = wait_turn is not None and self._insert_early(conn, cur, msg)
+            inserted = wait_turn is not None and self._insert_early(conn, cur, msg, insert_slot)
             if wait_turn is not None:
                 wait_turn()
             # Before the checkpoint read: it locks the owner row until COMMIT. Rows inserted
@@ -332,13 +335,16 @@ class SnapshotApplier:
                      quote_table(msg.target_schema, msg.target_table),
                      rows_before + msg.row_count, self._stats.progress()[0])
 
-    def _insert_early(self, conn: Any, cur: Any, msg: SnapshotChunk) -> bool:
-        """Insert a keyed chunk's rows before its turn; False (nothing inserted) for a keyless
-        chunk or when a row already exists (a redelivered chunk): then the ordered path decides."""
+    def _insert_early(self, conn: Any, cur: Any, msg: SnapshotChunk,
+                      insert_slot: AbstractContextManager[Any] | None) -> bool:
+        """Insert a keyed chunk's rows before its turn (inside ``insert_slot``, which bounds the
+        table's concurrent inserts); False (nothing inserted) for a keyless chunk or when a row
+        already exists (a redelivered chunk): then the ordered path decides."""
         if msg.keyless or not self._only_primary_unique(conn, msg):
             return False  # no key: a redelivery would not be noticed, and restart deletes
         try:
-            self._write_rows(cur, msg)
+            with insert_slot or nullcontext():
+                self._write_rows(cur, msg)
         except pymysql.err.IntegrityError as exc:
             if exc.args[0] != DUPLICATE_KEY:
                 raise
