@@ -104,6 +104,10 @@ class TopicMaker:
         self._known: set[str] = set()
         self._admin: KafkaAdminClient | None = None
 
+    def exist(self, names: Iterable[str]) -> None:
+        """``names`` exist already (from a producer's metadata): ``ensure`` skips them."""
+        self._known.update(names)
+
     def ensure(self, names: Iterable[str], compacted: bool = False) -> None:
         missing = [n for n in dict.fromkeys(names) if n not in self._known]
         if not missing:

@@ -99,6 +99,14 @@ class TxProducer:
             raise broker.BrokerDown(f"Kafka brokers {','.join(self._servers)}: {left} records "
                                     f"not delivered within {self._timeout:.0f}s")
 
+    def topics(self) -> set[str]:
+        """The topics the brokers have now, without errors (one metadata request)."""
+        try:
+            metadata = self._producer.list_topics(timeout=self._timeout)
+        except KafkaException as exc:
+            raise self._error(exc) from exc
+        return {name for name, topic in metadata.topics.items() if topic.error is None}
+
     # -- records ----------------------------------------------------------------------
     def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         while True:

@@ -90,10 +90,14 @@ class KafkaSink:
         """A new producer (fencing any older one of the job and aborting what it left open),
         then the checkpoint it continues from."""
         self._drop_producer()
-        self._topics.ensure([broker.checkpoint_topic(self._job_id)], compacted=True)
-        self._topics.ensure([self._records.ddl_topic])
         self._producer = TxProducer(self._servers, broker.transactional_id(self._job_id)
                                     if self._exactly_once else None, END_TIMEOUT_S)
+        # The producer's metadata names the topics that exist, so only a missing one needs the
+        # admin client (a kafka-python client connecting on every start before). Asked first,
+        # it also has the producer connected before init_transactions looks for its coordinator.
+        self._topics.exist(self._producer.topics())
+        self._topics.ensure([broker.checkpoint_topic(self._job_id)], compacted=True)
+        self._topics.ensure([self._records.ddl_topic])
         if self._exactly_once:
             self._producer.init()
         self._committed = load_checkpoint(self._servers, self._job_id) or KafkaCheckpoint()
