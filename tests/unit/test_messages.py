@@ -28,6 +28,23 @@ def test_row_values_round_trip_exactly() -> None:
     assert codec.decode(codec.encode(row)) == row
 
 
+def test_row_values_are_packed_as_msgpack_extension_types() -> None:
+    """The codec builds its extension values without ExtType's argument checks: the bytes on
+    the wire are still exactly those of msgpack's own ExtType."""
+    micros = (-838 * 3600 - 59 * 60 - 59) * 1_000_000
+    cases = [
+        (Decimal("-1.50"), msgpack.ExtType(1, b"-1.50")),
+        (dt.datetime(2024, 2, 29, 23, 59, 59, 700000),
+         msgpack.ExtType(2, b"2024-02-29T23:59:59.700000")),
+        (dt.date(1, 1, 1), msgpack.ExtType(3, b"0001-01-01")),
+        (dt.timedelta(hours=-838, minutes=-59, seconds=-59),
+         msgpack.ExtType(4, micros.to_bytes(8, "big", signed=True))),
+        ({"b", "a"}, msgpack.ExtType(5, msgpack.packb(["a", "b"]))),
+    ]
+    for value, ext in cases:
+        assert codec.encode([value]) == msgpack.packb([ext]), value
+
+
 def test_registered_messages_nest() -> None:
     msg = Sample("outer", [[1, "x"]], Sample("inner", []))
     back = codec.decode(codec.encode(msg))
