@@ -310,6 +310,15 @@ class SnapshotApplier:
             # Before the checkpoint read: it locks the owner row until COMMIT. Rows inserted
             # earlier are uncommitted; a stale owner fails here and rolls them back.
             self._fence.check(cur)
+            if inserted and msg.seq > 1 and not msg.last and checkpoint.advance_table(
+                    cur, self._job_id, msg.source_schema, msg.source_table, msg.seq,
+                    msg.after_key, msg.last_key, msg.row_count, msg.position):
+                # The usual keyed chunk: it continued the chain (what ``_continues`` checks),
+                # its rows are in, its checkpoint now counts them.
+                conn.commit()
+                with self._stats_lock:
+                    self._stats.exec_master_row_count += msg.row_count
+                return
             cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                        lock=True)
             if not self._continues(msg, cp):

@@ -90,6 +90,24 @@ def write_table(cur: Any, job_id: str, schema: str, table: str, cp: TableCheckpo
     )
 
 
+def advance_table(cur: Any, job_id: str, schema: str, table: str, seq: int,
+                  after_key: bytes | None, last_key: bytes | None, rows: int,
+                  end: BinlogPosition) -> bool:
+    """Record keyed chunk ``seq`` (not the table's last), which holds the ``rows`` after
+    ``after_key`` up to ``last_key`` read at ``end``, only if the table's row records chunk
+    ``seq - 1`` ending at ``after_key``: for the usual chunk one statement instead of a locking
+    read and a write, with what ``write_table`` would write (its start kept). False, nothing
+    changed, otherwise: the caller then reads the row and decides."""
+    return int(cur.execute(
+        f"UPDATE {TABLE} SET seq = %s, last_key = %s, rows_done = rows_done + %s, keyless = 0, "
+        "done = 0, end_file = %s, end_pos = %s, end_gtid = %s WHERE job_id = %s "
+        "AND source_schema = %s AND source_table = %s AND seq = %s AND last_key <=> %s "
+        "AND keyless = 0",
+        (seq, last_key, rows, end.file, end.pos, end.gtid_set, job_id, schema, table,
+         seq - 1, after_key),
+    )) == 1
+
+
 def mark_done(cur: Any, job_id: str, start: BinlogPosition, end: BinlogPosition,
               rows: int) -> None:
     """Record the finished copy (the row with empty schema and table names)."""
