@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from replication.errors import TargetError
 from replication.position import BinlogPosition
 from replication.source.schema import SchemaVersion
+from replication.wire.snapshot import SnapshotChunk
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,21 @@ class TableCheckpoint:
     done: bool = False
     start: BinlogPosition = BinlogPosition()
     end: BinlogPosition = BinlogPosition()
+
+    def continued_by(self, msg: SnapshotChunk, holder: str) -> bool:
+        """True when ``msg`` is this table's next chunk; False when it is already held; raises
+        ``TargetError`` when chunks are missing or ``msg`` does not start after the last key
+        (``holder`` names what holds the chunks: "the target", "the topic")."""
+        if msg.seq <= self.seq:
+            return False
+        name = f"{msg.source_schema}.{msg.source_table}"
+        if msg.seq > self.seq + 1:
+            raise TargetError(f"full copy of {name}: chunk {msg.seq} arrived but {holder} holds "
+                              f"chunks up to {self.seq}; chunks are missing")
+        if not msg.keyless and msg.after_key != self.last_key:
+            raise TargetError(f"full copy of {name}: chunk {msg.seq} does not continue after the "
+                              f"last key {holder} holds")
+        return True
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,15 @@
-"""Which chunks the applier applies, skips or refuses, decided from the table's checkpoint."""
+"""Which chunks a sink applies, skips or refuses, decided from the table's checkpoint
+(``TableCheckpoint.continued_by``, shared by the MySQL and Kafka sinks)."""
 
 from __future__ import annotations
 
 import pytest
 
-from replication.config import JobConfig, JobType, MySQLConnectionConfig, MySQLDestTaskConfig, SrcTaskConfig
 from replication.errors import TargetError
 from replication.position import BinlogPosition
 from replication.resume import TableCheckpoint
-from replication.sinks.mysql.snapshot import SnapshotApplier
-from replication.stats import TaskStats
 from replication.wire.codec import decode, encode
 from replication.wire.snapshot import SnapshotChunk
-
-CFG = MySQLConnectionConfig("127.0.0.1", 1, "root", "")
-JOB = JobConfig("j-migration", "j", JobType.MIGRATION, SrcTaskConfig(CFG), MySQLDestTaskConfig(CFG))
 
 
 def _chunk(seq: int, after: bytes | None, keyless: bool = False) -> SnapshotChunk:
@@ -22,31 +17,27 @@ def _chunk(seq: int, after: bytes | None, keyless: bool = False) -> SnapshotChun
                          keyless, False, False, BinlogPosition("f.000001", 4, "0-1-1"))
 
 
-def _applier() -> SnapshotApplier:
-    return SnapshotApplier(lambda: None, "j-migration", JOB, TaskStats())
-
-
 def test_it_applies_the_chunk_that_continues_the_checkpoint() -> None:
     cp = TableCheckpoint(seq=3, last_key=b"5")
-    assert _applier()._continues(_chunk(4, b"5"), cp)
+    assert cp.continued_by(_chunk(4, b"5"), "the target")
 
 
 def test_it_skips_a_chunk_already_applied() -> None:
     cp = TableCheckpoint(seq=3, last_key=b"5")
-    assert not _applier()._continues(_chunk(3, b"4"), cp)
+    assert not cp.continued_by(_chunk(3, b"4"), "the target")
 
 
 def test_it_refuses_a_gap_or_a_different_key() -> None:
     cp = TableCheckpoint(seq=3, last_key=b"5")
-    with pytest.raises(TargetError, match="missing"):
-        _applier()._continues(_chunk(5, b"7"), cp)
+    with pytest.raises(TargetError, match="chunk 5 arrived but the target holds chunks up to 3"):
+        cp.continued_by(_chunk(5, b"7"), "the target")
     # 'a' and 'A' may be equal by collation; keys compare by their bytes.
     with pytest.raises(TargetError, match="continue"):
-        _applier()._continues(_chunk(4, b"_utf8mb4 X'41'"), TableCheckpoint(3, b"_utf8mb4 X'61'"))
+        TableCheckpoint(3, b"_utf8mb4 X'61'").continued_by(_chunk(4, b"_utf8mb4 X'41'"), "the target")
 
 
 def test_a_keyless_chunk_continues_by_number_alone() -> None:
-    assert _applier()._continues(_chunk(2, None, keyless=True), TableCheckpoint(seq=1))
+    assert TableCheckpoint(seq=1).continued_by(_chunk(2, None, keyless=True), "the target")
 
 
 def test_chunks_cross_the_wire_unchanged() -> None:

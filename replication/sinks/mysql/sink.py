@@ -93,7 +93,8 @@ class MySQLSink:
                                fence=self._fence, stats_lock=self._stats_lock)
 
     def _snapshot_pool(self) -> SnapshotPool:
-        """Started with the first full-copy message: K = max(2, parallel_workers) connections."""
+        """Started with the first full-copy message: max(DEFAULT_WORKERS, parallel_workers)
+        connections."""
         if self._pool is None:
             self._pool = SnapshotPool(self._snapshot_applier,
                                       max(DEFAULT_WORKERS, self._cfg.parallel_workers),

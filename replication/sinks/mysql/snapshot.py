@@ -313,15 +313,18 @@ class SnapshotApplier:
             if inserted and msg.seq > 1 and not msg.last and checkpoint.advance_table(
                     cur, self._job_id, msg.source_schema, msg.source_table, msg.seq,
                     msg.after_key, msg.last_key, msg.row_count, msg.position):
-                # The usual keyed chunk: it continued the chain (what ``_continues`` checks),
-                # its rows are in, its checkpoint now counts them.
+                # The usual keyed chunk: it continued the chain (what
+                # ``TableCheckpoint.continued_by`` checks), its rows are in, its checkpoint now
+                # counts them.
                 conn.commit()
                 with self._stats_lock:
                     self._stats.exec_master_row_count += msg.row_count
                 return
             cp = checkpoint.read_table(cur, self._job_id, msg.source_schema, msg.source_table,
                                        lock=True)
-            if not self._continues(msg, cp):
+            if not cp.continued_by(msg, "the target"):
+                log.debug("job %s: chunk %d of %s.%s already applied", self._job_id, msg.seq,
+                          msg.source_schema, msg.source_table)
                 conn.rollback()
                 return
             rows_before = cp.rows_done
@@ -376,20 +379,6 @@ class SnapshotApplier:
             conn.commit()
             self._early_ok[key] = names == ["PRIMARY"]
         return self._early_ok[key]
-
-    def _continues(self, msg: SnapshotChunk, cp: TableCheckpoint) -> bool:
-        """True to apply ``msg``; False when already applied; raises on a gap."""
-        table = quote_table(msg.source_schema, msg.source_table)
-        if msg.seq <= cp.seq:
-            log.debug("job %s: chunk %d of %s already applied", self._job_id, msg.seq, table)
-            return False
-        if msg.seq > cp.seq + 1:
-            raise TargetError(f"full copy of {table}: chunk {msg.seq} arrived but the target "
-                              f"holds chunks up to {cp.seq}; chunks are missing")
-        if not msg.keyless and msg.after_key != cp.last_key:
-            raise TargetError(f"full copy of {table}: chunk {msg.seq} does not continue after "
-                              "the last key the target holds")
-        return True
 
     @staticmethod
     def _after_another_snapshot(msg: SnapshotChunk, cp: TableCheckpoint) -> bool:
