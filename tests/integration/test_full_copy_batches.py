@@ -3,6 +3,7 @@ exactly as one table at a time would be."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from replication.config import SchemaRule
@@ -78,18 +79,7 @@ def test_rows_arrive_exactly_through_load_data_and_without_it(
                     " b'100000001', 0.1), (2, '\\\\N', '', '', X'', NULL, -1e-300),"
                     " (3, NULL, NULL, NULL, NULL, NULL, NULL)")
     conn.close()
-    expected = table_digest(source_server, fresh_schema, "t")
-    run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),)),
-             redis_client)
-    assert table_digest(target_server, fresh_schema, "t") == expected
-    target_server.execute(f"DROP DATABASE {fresh_schema}")
-    target_server.execute("SET GLOBAL local_infile = 0")
-    try:
-        run_copy(make_job(job_id + "2", source_server, target_server,
-                          (SchemaRule(table_schema=fresh_schema),)), redis_client)
-    finally:
-        target_server.execute("SET GLOBAL local_infile = 1")
-    assert table_digest(target_server, fresh_schema, "t") == expected
+    _copy_by_load_data_and_by_insert(source_server, target_server, fresh_schema, redis_client, job_id)
 
 
 def test_wide_rows_arrive_exactly_escaped_by_the_reader(
@@ -122,17 +112,30 @@ def test_wide_rows_arrive_exactly_escaped_by_the_reader(
         narrowest, total = cur.fetchone()
     conn.close()
     assert narrowest > WIDE_ROW_BYTES and total > 2 * CHUNK_BYTES
-    expected = table_digest(source_server, fresh_schema, "t")
-    run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=fresh_schema),)),
+    def bounded_by_bytes() -> None:
+        resume = load_snapshot_resume(lambda: connect(conn_cfg(target_server)), job_id)
+        assert resume.tables[(fresh_schema, "t")].seq >= 3  # not by chunk_size
+
+    _copy_by_load_data_and_by_insert(source_server, target_server, fresh_schema, redis_client, job_id,
+                                     after_load=bounded_by_bytes)
+
+
+def _copy_by_load_data_and_by_insert(source_server: MariaDBServer, target_server: MariaDBServer,
+                                     schema: str, redis_client: Any, job_id: str,
+                                     after_load: Callable[[], None] = lambda: None) -> None:
+    """Copy ``schema`` by LOAD DATA, then again into an emptied target that refuses LOCAL (so by
+    INSERTs); table ``t`` equals the source's both times. ``after_load`` checks more after the
+    first copy."""
+    expected = table_digest(source_server, schema, "t")
+    run_copy(make_job(job_id, source_server, target_server, (SchemaRule(table_schema=schema),)),
              redis_client)
-    assert table_digest(target_server, fresh_schema, "t") == expected
-    resume = load_snapshot_resume(lambda: connect(conn_cfg(target_server)), job_id)
-    assert resume.tables[(fresh_schema, "t")].seq >= 3  # bounded by bytes, not chunk_size
-    target_server.execute(f"DROP DATABASE {fresh_schema}")
+    assert table_digest(target_server, schema, "t") == expected
+    after_load()
+    target_server.execute(f"DROP DATABASE {schema}")
     target_server.execute("SET GLOBAL local_infile = 0")
     try:
         run_copy(make_job(job_id + "2", source_server, target_server,
-                          (SchemaRule(table_schema=fresh_schema),)), redis_client)
+                          (SchemaRule(table_schema=schema),)), redis_client)
     finally:
         target_server.execute("SET GLOBAL local_infile = 1")
-    assert table_digest(target_server, fresh_schema, "t") == expected
+    assert table_digest(target_server, schema, "t") == expected
