@@ -113,32 +113,25 @@ class CpuMeter:
 
 
 # -- the job through the API -------------------------------------------------------------------
-class BenchJob:
-    """One migration job created over HTTP with default settings (plus ``extra`` if given)."""
+class ApiJob:
+    """A job the bench drives over HTTP (``route`` creates and updates it): its tasks' state,
+    pause, resume and settings updates."""
 
-    def __init__(self, cluster: Cluster, name: str, source: MariaDBServer, target: MariaDBServer,
-                 schema: str, extra_dest: dict[str, Any] | None = None) -> None:
+    route = ""
+
+    def __init__(self, cluster: Cluster, config: dict[str, Any]) -> None:
         self.cluster = cluster
-        self.config: dict[str, Any] = {
-            "job_name": name,
-            "src_task": {"mysql_connection_config": source.connection_config(),
-                         "replicate_do_db": [{"table_schema": schema}]},
-            "dest_task": {"mysql_connection_config": target.connection_config(), **(extra_dest or {})},
-        }
+        self.config = config
         self.job_id = ""
 
-    def create(self) -> BenchJob:
-        self.job_id = self.cluster.post("/v2/job/migration", self.config)["job"]["job_id"]
-        wait_incremental(self.cluster, self.job_id, 600)
-        return self
-
-    def update(self, **dest: Any) -> None:
-        """Change the dest's settings (an update: the tasks restart from their checkpoints)."""
-        self.config["dest_task"].update(dest)
-        old = self.running("dest")
-        self.cluster.post("/v2/job/migration", self.config)
-        wait_for(lambda: (now := self.running("dest")) and now["allocation_id"] != (old or {}).get(
-            "allocation_id"), 60, "the updated job's dest")
+    def update(self, side: str, **settings: Any) -> None:
+        """Change one task's settings (an update: the tasks restart from their checkpoints);
+        returns once ``side`` runs as a new allocation."""
+        self.config[f"{side}_task"].update(settings)
+        old = self.cluster.allocation(self.job_id, side) or {}
+        self.cluster.post(self.route, self.config)
+        wait_for(lambda: (now := self.running(side)) and now["allocation_id"] != old.get(
+            "allocation_id"), 60, f"the updated job's {side}")
 
     def running(self, side: str) -> dict[str, Any] | None:
         alloc = self.cluster.allocation(self.job_id, side)
@@ -150,6 +143,26 @@ class BenchJob:
 
     def resume(self) -> None:
         self.cluster.post("/v2/job/resume", job_id=self.job_id)
+
+
+class BenchJob(ApiJob):
+    """One migration job created over HTTP with default settings (plus ``extra`` if given)."""
+
+    route = "/v2/job/migration"
+
+    def __init__(self, cluster: Cluster, name: str, source: MariaDBServer, target: MariaDBServer,
+                 schema: str, extra_dest: dict[str, Any] | None = None) -> None:
+        super().__init__(cluster, {
+            "job_name": name,
+            "src_task": {"mysql_connection_config": source.connection_config(),
+                         "replicate_do_db": [{"table_schema": schema}]},
+            "dest_task": {"mysql_connection_config": target.connection_config(), **(extra_dest or {})},
+        })
+
+    def create(self) -> BenchJob:
+        self.job_id = self.cluster.post(self.route, self.config)["job"]["job_id"]
+        wait_incremental(self.cluster, self.job_id, 600)
+        return self
 
     def wait_running(self) -> None:
         wait_for(lambda: self.running("src") and self.running("dest"), 60, "both tasks to run",

@@ -251,7 +251,7 @@ def run_shapes(bench: Bench) -> None:
         bench.steady(100, 50, 1)
         bench.steady(1, 1000, 100_000_000)
     if args.tuned_workers:
-        bench.job.update(parallel_workers=args.tuned_workers)
+        bench.job.update("dest", parallel_workers=args.tuned_workers)
         tuned = f"(non-default: parallel_workers {args.tuned_workers})"
         if args.one_row:
             bench.catch_up(f"{args.one_row:,} one-row transactions {tuned}",

@@ -37,6 +37,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import (
+    ApiJob,
     bench_parser,
     bench_workdir,
     process_tree,
@@ -157,39 +158,20 @@ class RssSampler:
 
 
 # -- the job -------------------------------------------------------------------------------------
-class Subscription:
+class Subscription(ApiJob):
+    route = "/v2/job/subscription"
+
     def __init__(self, cluster: Cluster, source: MariaDBServer, broker: KafkaBroker) -> None:
-        self.cluster = cluster
         self.servers = [broker.bootstrap]
-        self.config: dict[str, Any] = {
+        super().__init__(cluster, {
             "job_name": "benchsub",
             "src_task": {"mysql_connection_config": source.connection_config(),
                          "replicate_do_db": [{"table_schema": SCHEMA}]},
             "dest_task": {"kafka_broker_addrs": self.servers, "kafka_topic": TOPIC},
-        }
-        self.job_id = ""
+        })
 
     def create(self) -> None:
-        self.job_id = self.cluster.post("/v2/job/subscription", self.config)["job"]["job_id"]
-
-    def update_src(self, **settings: Any) -> None:
-        """Change the src's settings (an update: both tasks restart from the checkpoint)."""
-        self.config["src_task"].update(settings)
-        old = self.cluster.allocation(self.job_id, "src") or {}
-        self.cluster.post("/v2/job/subscription", self.config)
-        wait_for(lambda: self.running("src") and (self.cluster.allocation(self.job_id, "src") or {}).get(
-            "allocation_id") != old.get("allocation_id"), 60, "the updated job's src")
-
-    def running(self, side: str) -> bool:
-        alloc = self.cluster.allocation(self.job_id, side)
-        return bool(alloc and alloc["task_status"]["status"] == "running")
-
-    def pause(self) -> None:
-        self.cluster.post("/v2/job/pause", job_id=self.job_id)
-        wait_for(lambda: not self.running("src") and not self.running("dest"), 60, "both tasks to stop")
-
-    def resume(self) -> None:
-        self.cluster.post("/v2/job/resume", job_id=self.job_id)
+        self.job_id = self.cluster.post(self.route, self.config)["job"]["job_id"]
 
     def checkpoint(self) -> Any:
         return load_checkpoint(self.servers, self.job_id)
@@ -335,7 +317,7 @@ def run(args: argparse.Namespace, bench: Bench) -> None:
     buffers = [None, *args.buffers]
     for buffer in buffers:
         if buffer is not None:
-            bench.job.update_src(repl_chan_buffer_size=buffer)
+            bench.job.update("src", repl_chan_buffer_size=buffer)
         shown = "32 (default)" if buffer is None else str(buffer)
         if args.hundred_row:
             bench.changes(f"{args.hundred_row:,} 100-row transactions", args.hundred_row, 100, shown)
