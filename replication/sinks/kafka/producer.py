@@ -96,8 +96,7 @@ class TxProducer:
         left = self._producer.flush(self._timeout)
         self._raise_refused()
         if left:
-            raise broker.BrokerDown(f"Kafka brokers {','.join(self._servers)}: {left} records "
-                                    f"not delivered within {self._timeout:.0f}s")
+            raise self._down(f"{left} records not delivered within {self._timeout:.0f}s")
 
     def topics(self) -> set[str]:
         """The topics the brokers have now, without errors (one metadata request)."""
@@ -143,7 +142,7 @@ class TxProducer:
             raise refused
         if self._failed:
             _about, error = self._failed[0]
-            raise broker.BrokerDown(f"Kafka brokers {','.join(self._servers)}: {error.str()}")
+            raise self._down(error.str())
 
     # -- errors -----------------------------------------------------------------------
     def _call(self, method: Any, *args: Any) -> None:
@@ -151,6 +150,9 @@ class TxProducer:
             method(*args)
         except KafkaException as exc:
             raise self._error(exc) from exc
+
+    def _down(self, reason: str) -> broker.BrokerDown:
+        return broker.BrokerDown(f"Kafka brokers {','.join(self._servers)}: {reason}")
 
     def _fenced(self, error: KafkaError) -> Stopped:
         return Stopped(f"another dest task of this job publishes now ({error.name()})")
@@ -162,8 +164,8 @@ class TxProducer:
         if isinstance(error, KafkaError):
             if error.code() in _FENCED:
                 return self._fenced(error)
-            return broker.BrokerDown(f"Kafka brokers {','.join(self._servers)}: {error.str()}")
-        return broker.BrokerDown(f"Kafka brokers {','.join(self._servers)}: {exc}")
+            return self._down(error.str())
+        return self._down(str(exc))
 
     def close(self) -> None:
         """Drop the producer without waiting for brokers: what it holds is discarded (its

@@ -351,14 +351,13 @@ class KafkaSink:
         if not self._open:
             return
         status = self.ctx.stats.buffer_status
-        if force:
-            pass
-        elif self._bytes >= self._cfg.message_group_max_size:
-            status.send_by_size_full += 1
-        elif time.monotonic() - self._opened_at >= self._cfg.message_group_timeout / 1000:
-            status.send_by_timeout += 1
-        else:
-            return
+        if not force:
+            if self._bytes >= self._cfg.message_group_max_size:
+                status.send_by_size_full += 1
+            elif time.monotonic() - self._opened_at >= self._cfg.message_group_timeout / 1000:
+                status.send_by_timeout += 1
+            else:
+                return
         self._guarded(self._commit)
 
     @property
