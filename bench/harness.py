@@ -133,6 +133,10 @@ class ApiJob:
         wait_for(lambda: (now := self.running(side)) and now["allocation_id"] != old.get(
             "allocation_id"), 60, f"the updated job's {side}")
 
+    def node_of(self, side: str) -> str:
+        alloc = self.cluster.allocation(self.job_id, side)
+        return str(alloc["node_id"]) if alloc else "?"
+
     def running(self, side: str) -> dict[str, Any] | None:
         alloc = self.cluster.allocation(self.job_id, side)
         return alloc if alloc and alloc["task_status"]["status"] == "running" else None
@@ -167,10 +171,6 @@ class BenchJob(ApiJob):
     def wait_running(self) -> None:
         wait_for(lambda: self.running("src") and self.running("dest"), 60, "both tasks to run",
                  interval=0.1)
-
-    def node_of(self, side: str) -> str:
-        alloc = self.cluster.allocation(self.job_id, side)
-        return str(alloc["node_id"]) if alloc else "?"
 
     def monitor(self, side: str) -> dict[str, Any]:
         return self.cluster.monitor(self.job_id, side)
@@ -307,7 +307,7 @@ def process_groups(cluster: Cluster, source: MariaDBServer, target: MariaDBServe
     return groups
 
 
-def with_roles(cpu: dict[str, float], job: BenchJob) -> dict[str, float]:
+def with_roles(cpu: dict[str, float], job: ApiJob) -> dict[str, float]:
     """``cpu`` with each worker named by the task of ``job`` it ran."""
     roles = {f"worker {job.node_of(side)}": side for side in ("src", "dest")}
     out = {}

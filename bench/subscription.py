@@ -38,6 +38,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import (
     ApiJob,
+    CpuMeter,
     bench_parser,
     bench_workdir,
     process_tree,
@@ -46,6 +47,7 @@ from bench.harness import (
     start_profile,
     stop_profile,
     wait_incremental,
+    with_roles,
 )
 from replication.config import MySQLConnectionConfig
 from replication.gtid import GtidSet
@@ -106,18 +108,19 @@ def write_updates(server: MariaDBServer, transactions: int, rows_per_tx: int, ro
     return written
 
 
-def bare_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float, int]:
-    """Seconds and rows of the project's binlog reader alone over ``start..end``."""
+def bare_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float, int, float]:
+    """Seconds, rows and CPU seconds (this process's) of the project's binlog reader alone
+    over ``start..end``."""
     cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
     reader = BinlogReader(cfg, 4999, start.position, True, ManualStop(), heartbeat=0.2)
     rows, last = 0, f"0-{server.server_id}-{end.seq}"
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     try:
         for tx in _until(reader, last):
             rows += tx.row_count
     finally:
         reader.close()
-    return time.perf_counter() - began, rows
+    return time.perf_counter() - began, rows, time.process_time() - cpu
 
 
 def _until(reader: BinlogReader, last: str) -> Iterator[Transaction]:
@@ -238,23 +241,37 @@ class Line:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, source: MariaDBServer, cluster: Cluster,
-                 job: Subscription) -> None:
+                 job: Subscription, others: dict[str, int]) -> None:
         self.args, self.source, self.cluster, self.job = args, source, cluster, job
+        self.others = others  # the processes beside the workers whose CPU time is counted
         self.summary: list[Line] = []
         self.updates = 0
         self.rounds = 0
         self.reference: list[float] = []
 
+    def meter(self) -> CpuMeter:
+        """CPU seconds of both workers (the task processes apart), the source server, the
+        broker and Redis."""
+        groups = {f"worker {name}": proc.pid for name, proc in self.cluster.workers.items()}
+        return CpuMeter({**groups, **self.others}).start()
+
+    def cpu_line(self, meter: CpuMeter) -> str:
+        used = with_roles(meter.stop(), self.job)
+        return (", ".join(f"{k} {v:.2f}" for k, v in used.items() if v >= 0.005)
+                + f"; all {sum(used.values()):.2f}")
+
     def snapshot(self) -> None:
         rows = self.args.rows
         with RssSampler(self.cluster) as rss:
+            meter = self.meter()
             began = time.perf_counter()
             self.job.create()
             wait_for(self.job.copied, 1800, "the full copy to Kafka", interval=0.1)
             seconds = time.perf_counter() - began
+            cpu = self.cpu_line(meter)
         rate = rows / seconds
         print(f"\nsnapshot: {rows:,} rows to Kafka in {seconds:.2f}s from the job's creation = "
-              f"{rate:,.0f} rows/s; peak RSS {rss.describe()}", flush=True)
+              f"{rate:,.0f} rows/s; peak RSS {rss.describe()}\n  CPU seconds: {cpu}", flush=True)
         self.summary.append(Line("snapshot", rate, None, rss.describe()))
 
     def changes(self, label: str, transactions: int, rows_per_tx: int, buffer: str) -> None:
@@ -267,7 +284,7 @@ class Bench:
         wrote = time.perf_counter() - wrote
         end = point(source)
         self.updates += rows
-        read_seconds, read_rows = bare_read(source, start, end)
+        read_seconds, read_rows, read_cpu = bare_read(source, start, end)
         if read_rows != rows:
             raise SystemExit(f"the bare read saw {read_rows} rows, {rows} were written")
         bare = rows / read_seconds
@@ -276,19 +293,23 @@ class Bench:
         profilers = start_profile(self.cluster, self.args.profile,
                                   f"{label.split()[1]}-{buffer.split()[0]}", ["--gil"])
         with RssSampler(self.cluster) as rss:
+            meter = self.meter()
             began = time.perf_counter()
             job.resume()
             wait_for(lambda: job.published(end.seq, source.server_id), 1800,
                      f"{label}: the last transaction on Kafka", interval=0.05)
             seconds = time.perf_counter() - began
+            cpu = self.cpu_line(meter)
         stop_profile(profilers, 30)
         ours = rows / seconds
         print(f"\n{label} (repl_chan_buffer_size {buffer}): {transactions:,} transactions, {rows:,} "
               f"row changes written in {wrote:.1f}s\n"
               f"  project (job over the API to Kafka): {seconds:.2f}s from resume = "
               f"{ours:,.0f} row changes/s\n"
-              f"  bare binlog read (the project's reader alone): {read_seconds:.2f}s = {bare:,.0f} rows/s\n"
-              f"  ratio: {ours / bare:.2f}\n  peak RSS while catching up: {rss.describe()}", flush=True)
+              f"  bare binlog read (the project's reader alone): {read_seconds:.2f}s = {bare:,.0f} rows/s"
+              f" ({read_cpu:.2f} CPU seconds)\n"
+              f"  ratio: {ours / bare:.2f}\n  peak RSS while catching up: {rss.describe()}\n"
+              f"  CPU seconds while catching up: {cpu}", flush=True)
         self.summary.append(Line(f"{label}, buffer {buffer}", ours, bare, rss.describe()))
 
     def verify(self) -> None:
@@ -362,7 +383,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"cluster up (API {cluster.base_url}, workers {', '.join(cluster.workers)}), broker "
               f"{broker.bootstrap}; snapshot of {args.rows:,} rows...", flush=True)
         job = Subscription(cluster, source, broker)
-        bench = Bench(args, source, cluster, job)
+        others = {"source mariadbd": source.process.pid if source.process else 0,
+                  "Kafka broker": broker.pid or 0,
+                  "Redis": int(redis.Redis.from_url(args.redis).info("server")["process_id"])}
+        bench = Bench(args, source, cluster, job, others)
         try:
             run(args, bench)
         finally:

@@ -48,6 +48,11 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 30.0) -> KafkaBroker:
         log = open(self.data_dir / "broker.log", "ab")  # noqa: SIM115 - the process keeps it
         self._process = subprocess.Popen(
