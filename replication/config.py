@@ -105,6 +105,7 @@ class KafkaDestTaskConfig:
     message_group_timeout: int = 100
     topic_with_schema_table: bool = True
     kafka_exactly_once: bool = True
+    kafka_compression: str = "lz4"  # the producer's compression.type
 
 
 DestTaskConfig = MySQLDestTaskConfig | KafkaDestTaskConfig

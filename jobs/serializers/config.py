@@ -255,6 +255,8 @@ class MySQLDestTaskSerializer(StrictSerializer):
 BROKER_ADDRESS = (r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([1-9][0-9]{0,3}|[1-5][0-9]{4}|"
                   r"6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$")
 TOPIC_NAME = r"^[A-Za-z0-9._-]+$"
+# The codecs the project's own consumers (its checkpoint and schema history) can read back.
+KAFKA_COMPRESSIONS = ("lz4", "none", "gzip", "zstd")
 
 
 class KafkaDestTaskSerializer(StrictSerializer):
@@ -277,6 +279,10 @@ class KafkaDestTaskSerializer(StrictSerializer):
         "Publish each batch and the job's position in one Kafka transaction, so read_committed "
         "consumers see every change once; false: at-least-once (for brokers without "
         "transactions).", True)
+    kafka_compression = serializers.ChoiceField(
+        KAFKA_COMPRESSIONS, required=False, default="lz4",
+        help_text="Compression of the record batches (every Kafka client reads lz4); none: "
+                  "uncompressed.")
 
 
 class JobConfigSerializer(StrictSerializer):

@@ -1,14 +1,18 @@
 """The sink's producer puts a keyed record on the partition Kafka's Java default partitioner
 picks: murmur2 of the key bytes, made positive, modulo the partition count. Consumers and other
 producers of a multi-partition topic rely on that mapping (one key, one partition, one order).
+Its record batches carry the compression the job asks for, and read back as sent.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
+from kafka.record import default_records
 
 from replication.sinks.kafka.broker import read_topic
 from replication.sinks.kafka.producer import TxProducer
@@ -80,3 +84,37 @@ def test_keyed_records_land_on_javas_default_partition(kafka_broker: KafkaBroker
               for r in read_topic([kafka_broker.bootstrap], topic, partition=p)}
     assert landed == {key: java_partition(key, partitions) for key in keys}
     assert len(set(landed.values())) == partitions  # the keys spread over every partition
+
+
+# Kafka's record batch attribute codes (the low three bits of a batch's attributes)
+CODECS = {"none": 0, "gzip": 1, "lz4": 3, "zstd": 4}
+
+
+@pytest.mark.parametrize("compression", list(CODECS))
+def test_record_batches_carry_the_jobs_compression(kafka_broker: KafkaBroker, compression: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = f"codec{uuid.uuid4().hex[:8]}"
+    values = [b'{"schema":{"fields":[%s]},"payload":{"id":%d}}' % (b'{"type":"int32"},' * 30, i)
+              for i in range(300)]
+    producer = TxProducer([kafka_broker.bootstrap], f"codec-{topic}", 20.0, compression)
+    try:
+        producer.init()
+        producer.begin()
+        for i, value in enumerate(values):
+            producer.send(topic, b"%d" % i, value)
+        producer.commit()
+    finally:
+        producer.close()
+    # Every batch the consumer parses, seen as it is built from the fetched bytes.
+    codecs: list[int] = []
+    parse = default_records.DefaultRecordBatch.__init__
+
+    def noting(batch: Any, buffer: Any) -> None:
+        parse(batch, buffer)
+        codecs.append(batch.compression_type)
+
+    monkeypatch.setattr(default_records.DefaultRecordBatch, "__init__", noting)
+    records = read_topic([kafka_broker.bootstrap], topic)
+    assert [r.value for r in records] == values
+    data_batches = [c for c in codecs if c != 0] if compression != "none" else codecs
+    assert data_batches and set(data_batches) == {CODECS[compression]}

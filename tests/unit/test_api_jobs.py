@@ -56,11 +56,13 @@ def test_it_creates_a_subscription_job_shaped_as_the_document(client: APIClient)
     assert_same_shape(response.json(), SUBSCRIPTION_ANSWER)
     cfg = engine_config(Job.objects.get(job_id="job1-subscription"))
     assert cfg.dest_task.kafka_topic == "bss"
+    assert cfg.dest_task.kafka_compression == "lz4"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("field", "value"), [
     ("kafka_broker_addrs", ["no-port"]), ("kafka_broker_addrs", ["host:70000"]),
     ("kafka_broker_addrs", []), ("kafka_topic", "bad topic"), ("kafka_topic", "t/x"),
+    ("kafka_compression", "brotli"), ("kafka_compression", ""), ("kafka_compression", "snappy"),
 ])
 def test_it_rejects_a_bad_kafka_dest_naming_the_field(client: APIClient, field: str,
                                                       value: Any) -> None:
@@ -72,14 +74,16 @@ def test_it_rejects_a_bad_kafka_dest_naming_the_field(client: APIClient, field: 
     assert not Job.objects.exists()
 
 
-def test_it_accepts_broker_names_addresses_and_the_exactly_once_switch(client: APIClient) -> None:
+def test_it_accepts_broker_names_addresses_and_the_delivery_settings(client: APIClient) -> None:
     body = copy.deepcopy(SUBSCRIPTION_REQUEST)
     body["dest_task"]["kafka_broker_addrs"] = ["kafka-1.example:9092", "10.0.0.2:19092", "[::1]:9092"]
     body["dest_task"]["kafka_exactly_once"] = False
+    body["dest_task"]["kafka_compression"] = "zstd"
     response = create(client, "subscription", body)
     assert response.status_code == 200, response.json()
     cfg = engine_config(Job.objects.get())
     assert cfg.dest_task.kafka_exactly_once is False  # type: ignore[union-attr]
+    assert cfg.dest_task.kafka_compression == "zstd"  # type: ignore[union-attr]
 
 
 def test_it_accepts_a_bare_config_body(client: APIClient) -> None:

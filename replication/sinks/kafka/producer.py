@@ -6,7 +6,12 @@ chosen as Java's default partitioner chooses them for a keyed record (``murmur2_
 murmur2 of the key bytes, positive, modulo the partition count), so every key of a table keeps
 one partition and its order, and keys land where Kafka's own producers would put them.
 
-Records are not compressed: every consumer reads them as they are, with or without codecs.
+Record batches are compressed with the job's ``kafka_compression`` (lz4 by default): the
+messages repeat their ~1.5 KB JSON schema, lz4 shrinks a batch several times over for little
+CPU in librdkafka's own threads, and the brokers store, replicate and serve that much less (the
+local test broker used about a third of the CPU for the same records). Every maintained Kafka
+client decodes lz4 (the Java client, librdkafka, Go's, and kafka-python with its ``lz4``
+package); ``none`` sends them uncompressed.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ class TxProducer:
     """One producer of a job: transactional with ``txn_id`` (``init`` then fences older
     producers of that id and aborts what they left open), idempotent either way."""
 
-    def __init__(self, servers: list[str], txn_id: str | None, timeout_s: float) -> None:
+    def __init__(self, servers: list[str], txn_id: str | None, timeout_s: float,
+                 compression: str = "lz4") -> None:
         self._servers = servers
         self._timeout = timeout_s
         conf: dict[str, Any] = {
@@ -54,6 +60,7 @@ class TxProducer:
             "acks": "all",
             "partitioner": "murmur2_random",
             "linger.ms": LINGER_MS,
+            "compression.type": compression,
             "message.max.bytes": broker.MAX_REQUEST_BYTES,
             "queue.buffering.max.kbytes": QUEUE_KBYTES,
             "request.timeout.ms": broker.CLIENT_TIMEOUT_MS,

@@ -91,7 +91,8 @@ class KafkaSink:
         then the checkpoint it continues from."""
         self._drop_producer()
         self._producer = TxProducer(self._servers, broker.transactional_id(self._job_id)
-                                    if self._exactly_once else None, END_TIMEOUT_S)
+                                    if self._exactly_once else None, END_TIMEOUT_S,
+                                    self._cfg.kafka_compression)
         # The producer's metadata names the topics that exist, so only a missing one needs the
         # admin client (a kafka-python client connecting on every start before). Asked first,
         # it also has the producer connected before init_transactions looks for its coordinator.
