@@ -88,7 +88,10 @@ def test_a_row_larger_than_its_topic_accepts_fails_the_job_naming_table_and_key(
     dest = start_runner(DestRunner, job, redis_client)
     try:
         _wait(lambda: _ids(kafka_broker, f"{topic}.{s}.big") == [1], 60, "the snapshot", src, dest)
-        source_server.execute(f"INSERT INTO `{s}`.big VALUES (2, REPEAT('x', 100000))")
+        # 100 KB of hex digests: too large for the topic even lz4-compressed (a run of one
+        # letter would shrink below the limit)
+        source_server.execute(f"INSERT INTO `{s}`.big SELECT 2, GROUP_CONCAT(SHA2(seq, 512) "
+                              f"SEPARATOR '') FROM `{s}`.seq_1_to_800")
         wait_for(lambda: dest.error, 60, "the dest to fail", interval=0.3)
     finally:
         src.stop(30)
