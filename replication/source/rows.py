@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pymysql.charset import charset_by_name
@@ -39,7 +39,6 @@ _FIXED = {
 
 # One step per column: (kind, a struct, encoding, decoder or signedness); kinds below.
 _K_FIXED, _K_VAR1, _K_VAR2, _K_CALL, _K_INT24 = 0, 1, 2, 3, 4
-Plan = tuple[tuple[int, Any], ...]
 
 
 def python_codec(charset_name: str | None) -> str | None:
@@ -128,6 +127,20 @@ def _step(column: Any) -> tuple[int, Any] | None:
     return (_K_CALL, decoder) if decoder is not None else None
 
 
+class Plan:
+    """A table map's decoding steps, and the function decoding one image with them: written
+    out once per table map (one straight run of statements per column, each column's step and
+    constants inline), instead of a loop that looked every step's kind up for every value of
+    every row (over a third of the decoding)."""
+
+    def __init__(self, steps: Sequence[tuple[int, Any]]) -> None:
+        self.steps = tuple(steps)
+        self.image = _compile(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
 def plan_for(columns: Sequence[Any]) -> Plan | None:
     """Decoding steps for a table map's columns, or None when one needs the library."""
     steps: list[tuple[int, Any]] = []
@@ -136,51 +149,58 @@ def plan_for(columns: Sequence[Any]) -> Plan | None:
         if step is None:
             return None
         steps.append(step)
-    return tuple(steps)
+    return Plan(steps)
 
 
 def decode_rows(body: bytes, plan: Plan, images_per_row: int) -> list[Any]:
     """Every row of a rows event body (after its column bitmaps): an image list per row, or
     ``[before, after]`` when ``images_per_row`` is 2. Rows must be full images."""
     rows: list[Any] = []
+    append = rows.append
+    image = plan.image
     pos, end = 0, len(body)
-    null_bytes = (len(plan) + 7) // 8
-    while pos < end:
-        if images_per_row == 1:
-            image, pos = _image(body, pos, plan, null_bytes)
-            rows.append(image)
-        else:
-            before, pos = _image(body, pos, plan, null_bytes)
-            after, pos = _image(body, pos, plan, null_bytes)
-            rows.append([before, after])
+    if images_per_row == 1:
+        while pos < end:
+            values, pos = image(body, pos)
+            append(values)
+    else:
+        while pos < end:
+            before, pos = image(body, pos)
+            after, pos = image(body, pos)
+            append([before, after])
     return rows
 
 
-def _image(body: bytes, pos: int, plan: Plan, null_bytes: int) -> tuple[list[Any], int]:
-    nulls = int.from_bytes(body[pos:pos + null_bytes], "little")
-    pos += null_bytes
-    values: list[Any] = []
-    append = values.append
-    for i, (kind, arg) in enumerate(plan):
-        if nulls >> i & 1:
-            append(None)
-        elif kind == _K_FIXED:
-            append(arg.unpack_from(body, pos)[0])
-            pos += arg.size
-        elif kind == _K_VAR1:
-            size = body[pos]
-            append(body[pos + 1:pos + 1 + size].decode(arg))
-            pos += 1 + size
-        elif kind == _K_VAR2:
-            size = body[pos] | body[pos + 1] << 8
-            append(body[pos + 2:pos + 2 + size].decode(arg))
-            pos += 2 + size
+def _compile(steps: tuple[tuple[int, Any], ...]) -> Callable[[bytes, int], tuple[list[Any], int]]:
+    """The image decoder of ``steps``: the NULL bitmap, then per column either None (its bit
+    set) or its value, read at ``pos`` and moving ``pos`` past it. Constants (structs, codecs,
+    decoders) enter by name from the function's scope, never as text."""
+    null_bytes = (len(steps) + 7) // 8
+    lines = ["def image(body, pos):",
+             f"    nulls = int.from_bytes(body[pos:pos + {null_bytes}], 'little')",
+             f"    pos += {null_bytes}"]
+    scope: dict[str, Any] = {}
+    for i, (kind, arg) in enumerate(steps):
+        lines += [f"    if nulls & {1 << i}:", f"        v{i} = None", "    else:"]
+        if kind == _K_FIXED:
+            scope[f"U{i}"] = arg.unpack_from
+            lines += [f"        v{i} = U{i}(body, pos)[0]", f"        pos += {arg.size}"]
+        elif kind in (_K_VAR1, _K_VAR2):
+            scope[f"E{i}"] = arg
+            width = 1 if kind == _K_VAR1 else 2
+            size = "body[pos]" if width == 1 else "body[pos] | body[pos + 1] << 8"
+            lines += [f"        n = {size}",
+                      f"        v{i} = body[pos + {width}:pos + {width} + n].decode(E{i})",
+                      f"        pos += {width} + n"]
         elif kind == _K_CALL:
-            value, pos = arg(body, pos)
-            append(value)
-        else:
-            append(int.from_bytes(body[pos:pos + 3], "little", signed=not arg))
-            pos += 3
-    if pos > len(body):
-        raise ValueError("rows event body ends inside a row")
-    return values, pos
+            scope[f"C{i}"] = arg
+            lines += [f"        v{i}, pos = C{i}(body, pos)"]
+        else:  # _K_INT24; arg: unsigned
+            lines += [f"        v{i} = int.from_bytes(body[pos:pos + 3], 'little', signed={not arg})",
+                      "        pos += 3"]
+    lines += ["    if pos > len(body):",
+              "        raise ValueError('rows event body ends inside a row')",
+              f"    return [{', '.join(f'v{i}' for i in range(len(steps)))}], pos"]
+    exec(compile("\n".join(lines) + "\n", "<row image>", "exec"), scope)  # noqa: S102 - no data in the code
+    function: Callable[[bytes, int], tuple[list[Any], int]] = scope["image"]
+    return function

@@ -20,43 +20,47 @@ _BIT, _NEWDECIMAL = 16, 246
 _DIGIT_BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)  # bytes for 0..9 leftover digits
 
 
-def _integral(value: int, groups: int) -> int:
-    """The integral digits: the leftover digits first, then nine-digit groups."""
-    number = value >> 32 * groups
-    for shift in range(32 * (groups - 1), -1, -32):
-        number = number * 1_000_000_000 + (value >> shift & 0xFFFFFFFF)
-    return number
-
-
-def _fractional(value: int, left: int, left_bytes: int, groups: int) -> int:
-    """The fractional digits: nine-digit groups, then ``left`` leftover digits at the end."""
-    number = 0
-    for shift in range(32 * (groups - 1) + 8 * left_bytes, 8 * left_bytes - 1, -32):
-        number = number * 1_000_000_000 + (value >> shift & 0xFFFFFFFF)
-    return number * 10 ** left + (value & (1 << 8 * left_bytes) - 1)
+def _groups(name: str, groups: int, shift: int) -> str:
+    """An expression of the nine-digit groups of ``name`` above bit ``shift`` as one number:
+    the groups are 32 bits each, most significant first, whatever lies above them leading."""
+    expr = f"({name} >> {shift + 32 * groups})" if groups or shift else name
+    for k in range(groups - 1, -1, -1):
+        expr = f"({expr} * 1000000000 + ({name} >> {shift + 32 * k} & 4294967295))"
+    return expr
 
 
 def _decimal(precision: int, scale: int) -> Decoder:
+    """The decoder of one DECIMAL(precision, scale), written out once per column type: the
+    digit groups' arithmetic unrolled into one expression per side (loops and calls per value
+    were most of a decimal's decoding). The text it parses is the library's: the integral
+    digits, and the fraction zero-padded to ``scale`` digits."""
     int_groups, int_left = divmod(precision - scale, 9)
     frac_groups, frac_left = divmod(scale, 9)
     int_size = int_groups * 4 + _DIGIT_BYTES[int_left]
     frac_size = frac_groups * 4 + _DIGIT_BYTES[frac_left]
     size = int_size + frac_size
     sign_bit = 1 << (8 * size - 1)
-    all_ones = (1 << 8 * size) - 1
-    frac_bits, frac_mask = 8 * frac_size, (1 << 8 * frac_size) - 1
     left_bytes = _DIGIT_BYTES[frac_left]
-
-    def decode(body: bytes, pos: int) -> tuple[Any, int]:
-        raw = int.from_bytes(body[pos:pos + size], "big")
-        negative = not raw & sign_bit
-        raw ^= all_ones ^ sign_bit if negative else sign_bit
-        whole = _integral(raw >> frac_bits, int_groups)
-        text = f"-{whole}" if negative else str(whole)
-        if scale:
-            fraction = _fractional(raw & frac_mask, frac_left, left_bytes, frac_groups)
-            text = f"{text}.{fraction:0{scale}d}"
-        return Decimal(text), pos + size
+    whole = _groups("whole", int_groups, 0)
+    lines = ["def decode(body, pos):",
+             f"    raw = from_bytes(body[pos:pos + {size}], 'big')",
+             f"    if raw & {sign_bit}:",
+             f"        raw ^= {sign_bit}",
+             "        sign = ''",
+             "    else:",  # negative: every byte was inverted, the sign bit stays clear
+             f"        raw ^= {((1 << 8 * size) - 1) ^ sign_bit}",
+             "        sign = '-'",
+             f"    whole = raw >> {8 * frac_size}"]
+    if scale:
+        digits = _groups("part", frac_groups, 8 * left_bytes)
+        lines += [f"    part = raw & {(1 << 8 * frac_size) - 1}",
+                  f"    fraction = {digits} * {10 ** frac_left} + (part & {(1 << 8 * left_bytes) - 1})",
+                  f"    return Decimal('%s%d.%0{scale}d' % (sign, {whole}, fraction)), pos + {size}"]
+    else:
+        lines += [f"    return Decimal('%s%d' % (sign, {whole})), pos + {size}"]
+    scope: dict[str, Any] = {"from_bytes": int.from_bytes, "Decimal": Decimal}
+    exec(compile("\n".join(lines) + "\n", f"<decimal({precision},{scale})>", "exec"), scope)  # noqa: S102 - numbers only
+    decode: Decoder = scope["decode"]
     return decode
 
 

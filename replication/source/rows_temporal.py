@@ -55,17 +55,27 @@ def _year(body: bytes, pos: int) -> tuple[Any, int]:
 def _datetime2(fsp: int) -> Decoder:
     size = (fsp + 1) // 2
     end = 5 + size
+    odd, scale = fsp % 2, 10 ** (6 - fsp)
+    from_bytes = int.from_bytes
 
     def decode(body: bytes, pos: int) -> tuple[Any, int]:
-        data = int.from_bytes(body[pos:pos + 5], "big")
+        # _fraction and _check_micro written inline: calls were half of a value's decoding
+        micro = 0
+        if size:
+            micro = from_bytes(body[pos + 5:pos + end], "big", signed=True)
+            if odd:
+                micro = int(micro / 10)
+            micro *= scale
+            if micro > 999_999:
+                _check_micro(micro)
+        data = from_bytes(body[pos:pos + 5], "big")
         year_month = data >> 22 & 0x1FFFF
-        micro = _fraction(body, pos + 5, fsp, size)
-        _check_micro(micro)
-        parts = (year_month // 13, year_month % 13, data >> 17 & 31, data >> 12 & 31,
-                 data >> 6 & 63, data & 63)
         try:
-            return _datetime(*parts, max(micro, 0)), pos + end
+            return _datetime(year_month // 13, year_month % 13, data >> 17 & 31, data >> 12 & 31,
+                             data >> 6 & 63, data & 63, micro if micro > 0 else 0), pos + end
         except ValueError:  # a zero or partly zero date: as text, which the target keeps
+            parts = (year_month // 13, year_month % 13, data >> 17 & 31, data >> 12 & 31,
+                     data >> 6 & 63, data & 63)
             text = "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*parts)
             return (f"{text}.{micro:06d}" if micro > 0 else text), pos + end
     return decode
