@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime
 import random
+import struct
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 
+from replication.source.rows import decode_rows, plan_for
 from replication.source.rows_numeric import numeric_decoder
 from replication.source.rows_temporal import temporal_decoder
 
@@ -108,3 +110,18 @@ def test_zero_and_partly_zero_datetimes_are_their_text(fsp: int) -> None:
     fraction = 500_000 if fsp else 0
     text = "2024-00-15 01:02:03" + (".500000" if fsp else "")
     assert decode(encode_datetime2((2024, 0, 15, 1, 2, 3), fraction, fsp), 0)[0] == text
+
+
+def test_an_image_of_many_columns_reads_each_null_bit_and_value() -> None:
+    # 70 INT columns: a nine-byte NULL bitmap, every third column NULL, the others i * 1000 - 7
+    columns = [SimpleNamespace(type=3, unsigned=False) for _ in range(70)]
+    plan = plan_for(columns)
+    assert plan is not None and len(plan) == 70
+    nulls = sum(1 << i for i in range(0, 70, 3))
+    values = [None if i % 3 == 0 else i * 1000 - 7 for i in range(70)]
+    image = nulls.to_bytes(9, "little") + b"".join(
+        v.to_bytes(4, "little", signed=True) for v in values if v is not None)
+    assert decode_rows(image + image, plan, 1) == [values, values]
+    assert decode_rows(image + image, plan, 2) == [[values, values]]
+    with pytest.raises(struct.error):  # a body cut inside a value
+        decode_rows(image[:-2], plan, 1)
