@@ -14,26 +14,31 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from replication.codegen import define
+
 Decoder = Callable[[bytes, int], tuple[Any, int]]
 
 _BIT, _NEWDECIMAL = 16, 246
 _DIGIT_BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)  # bytes for 0..9 leftover digits
 
 
-def _groups(name: str, groups: int, shift: int) -> str:
+def _groups(name: str, groups: int, shift: int, lead: bool) -> str:
     """An expression of the nine-digit groups of ``name`` above bit ``shift`` as one number:
-    the groups are 32 bits each, most significant first, whatever lies above them leading."""
-    expr = f"({name} >> {shift + 32 * groups})" if groups or shift else name
+    the groups are 32 bits each, most significant first, led by the bits above them when
+    ``lead`` (the integral part's leftover digits; the fraction has nothing above its groups)."""
+    top = shift + 32 * groups
+    expr = (f"({name} >> {top})" if top else name) if lead else "0"
     for k in range(groups - 1, -1, -1):
-        expr = f"({expr} * 1000000000 + ({name} >> {shift + 32 * k} & 4294967295))"
+        group = f"({name} >> {shift + 32 * k} & 4294967295)"
+        expr = group if expr == "0" else f"({expr} * 1000000000 + {group})"
     return expr
 
 
 def _decimal(precision: int, scale: int) -> Decoder:
     """The decoder of one DECIMAL(precision, scale), written out once per column type: the
-    digit groups' arithmetic unrolled into one expression per side (loops and calls per value
-    were most of a decimal's decoding). The text it parses is the library's: the integral
-    digits, and the fraction zero-padded to ``scale`` digits."""
+    digit groups' arithmetic unrolled into one expression per side instead of two loops and
+    their calls per value. The text it parses is the library's: the integral digits, and the
+    fraction zero-padded to ``scale`` digits."""
     int_groups, int_left = divmod(precision - scale, 9)
     frac_groups, frac_left = divmod(scale, 9)
     int_size = int_groups * 4 + _DIGIT_BYTES[int_left]
@@ -41,7 +46,7 @@ def _decimal(precision: int, scale: int) -> Decoder:
     size = int_size + frac_size
     sign_bit = 1 << (8 * size - 1)
     left_bytes = _DIGIT_BYTES[frac_left]
-    whole = _groups("whole", int_groups, 0)
+    whole = _groups("whole", int_groups, 0, lead=True)
     lines = ["def decode(body, pos):",
              f"    raw = from_bytes(body[pos:pos + {size}], 'big')",
              f"    if raw & {sign_bit}:",
@@ -52,15 +57,17 @@ def _decimal(precision: int, scale: int) -> Decoder:
              "        sign = '-'",
              f"    whole = raw >> {8 * frac_size}"]
     if scale:
-        digits = _groups("part", frac_groups, 8 * left_bytes)
+        fraction = _groups("part", frac_groups, 8 * left_bytes, lead=False)
+        if frac_left:  # the leftover digits, last
+            leftover = f"(part & {(1 << 8 * left_bytes) - 1})"
+            fraction = leftover if fraction == "0" else f"{fraction} * {10 ** frac_left} + {leftover}"
         lines += [f"    part = raw & {(1 << 8 * frac_size) - 1}",
-                  f"    fraction = {digits} * {10 ** frac_left} + (part & {(1 << 8 * left_bytes) - 1})",
+                  f"    fraction = {fraction}",
                   f"    return Decimal('%s%d.%0{scale}d' % (sign, {whole}, fraction)), pos + {size}"]
     else:
         lines += [f"    return Decimal('%s%d' % (sign, {whole})), pos + {size}"]
-    scope: dict[str, Any] = {"from_bytes": int.from_bytes, "Decimal": Decimal}
-    exec(compile("\n".join(lines) + "\n", f"<decimal({precision},{scale})>", "exec"), scope)  # noqa: S102 - numbers only
-    decode: Decoder = scope["decode"]
+    decode: Decoder = define(lines, "decode", {"from_bytes": int.from_bytes, "Decimal": Decimal},
+                             f"<decimal({precision},{scale})>")
     return decode
 
 

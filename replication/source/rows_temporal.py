@@ -59,7 +59,7 @@ def _datetime2(fsp: int) -> Decoder:
     from_bytes = int.from_bytes
 
     def decode(body: bytes, pos: int) -> tuple[Any, int]:
-        # _fraction and _check_micro written inline: calls were half of a value's decoding
+        # _fraction written inline (two calls per value before)
         micro = 0
         if size:
             micro = from_bytes(body[pos + 5:pos + end], "big", signed=True)

@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from replication.codegen import define
 from replication.source.schema import ColumnDef, TableDef
 
 CREATE, UPDATE, DELETE = "c", "u", "d"
@@ -431,10 +432,9 @@ def _compile_image(names: Sequence[str], converters: Sequence[Converter | None],
             parts.append(f"{name}: v[{i}]")
         else:
             parts.append(f"{name}: None if v[{i}] is None else C{i}(v[{i}])")
-    code = "def image(v):\n    return {" + ", ".join(parts) + "}\n"
     scope: dict[str, Any] = {f"C{i}": converters[i] for i in indexes if converters[i] is not None}
-    exec(compile(code, "<kafka image>", "exec"), scope)  # noqa: S102 - generated from repr literals
-    function: Callable[[Sequence[Any]], dict[str, Any]] = scope["image"]
+    function: Callable[[Sequence[Any]], dict[str, Any]] = define(
+        ["def image(v):", "    return {" + ", ".join(parts) + "}"], "image", scope, "<kafka image>")
     return function
 
 
