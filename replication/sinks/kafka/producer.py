@@ -50,7 +50,7 @@ class TxProducer:
     producers of that id and aborts what they left open), idempotent either way."""
 
     def __init__(self, servers: list[str], txn_id: str | None, timeout_s: float,
-                 compression: str = "lz4") -> None:
+                 compression: str) -> None:
         self._servers = servers
         self._timeout = timeout_s
         conf: dict[str, Any] = {
