@@ -61,7 +61,7 @@ from bench.harness import (
 )
 from bench.incremental_shapes import digest
 from replication.sinks.mysql.snapshot_checkpoint import TABLE as CHECKPOINT_TABLE
-from scripts.cluster import Cluster
+from scripts.cluster import Cluster, wait_for
 from scripts.mariadb_sandbox import MariaDBServer
 
 RSS_LIMIT_MB = 300
@@ -149,10 +149,10 @@ def wait_copied(conn: pymysql.connections.Connection, job_id: str, timeout: floa
     after every chunk (it drains its connections first). Read on the target every 20 ms: a
     primary-key lookup costs the target next to nothing, where the API's job detail, polled as
     often, cost the busy 2-core machine about a CPU second per shape."""
-    deadline = time.monotonic() + timeout
     sql = (f"SELECT done FROM {CHECKPOINT_TABLE} WHERE job_id = %s AND source_schema = '' "
            "AND source_table = ''")
-    while time.monotonic() < deadline:
+
+    def copied() -> bool:
         try:
             with conn.cursor() as cur:
                 cur.execute(sql, (job_id,))
@@ -160,11 +160,10 @@ def wait_copied(conn: pymysql.connections.Connection, job_id: str, timeout: floa
         except pymysql.err.ProgrammingError as exc:  # the dest has not created the table yet
             if exc.args[0] != ER_NO_SUCH_TABLE:
                 raise
-            row = None
-        if row and row[0]:
-            return
-        time.sleep(0.02)
-    raise SystemExit(f"{job_id}: the copy did not finish within {timeout:.0f} s")
+            return False
+        return bool(row and row[0])
+
+    wait_for(copied, timeout, f"{job_id}: the finished copy", interval=0.02)
 
 
 def digests(server: MariaDBServer, schema: str, names: list[str]) -> list[tuple[int, int]]:

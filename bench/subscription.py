@@ -108,28 +108,31 @@ def write_updates(server: MariaDBServer, transactions: int, rows_per_tx: int, ro
     return written
 
 
+def read_range(server: MariaDBServer, start: Point, end: Point) -> Iterator[Transaction]:
+    """Every transaction of ``start..end``, through the project's binlog reader alone."""
+    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
+    reader = BinlogReader(cfg, 4999, start.position, True, ManualStop(), heartbeat=0.2)
+    last = f"0-{server.server_id}-{end.seq}"
+    try:
+        for tx in reader.transactions():
+            if tx is None:
+                raise SystemExit("the bare read reached the end of the binlog before its last "
+                                 "transaction")
+            yield tx
+            if tx.gtid == last:
+                return
+    finally:
+        reader.close()
+
+
 def bare_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float, int, float]:
     """Seconds, rows and CPU seconds (this process's) of the project's binlog reader alone
     over ``start..end``."""
-    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
-    reader = BinlogReader(cfg, 4999, start.position, True, ManualStop(), heartbeat=0.2)
-    rows, last = 0, f"0-{server.server_id}-{end.seq}"
+    rows = 0
     began, cpu = time.perf_counter(), time.process_time()
-    try:
-        for tx in _until(reader, last):
-            rows += tx.row_count
-    finally:
-        reader.close()
+    for tx in read_range(server, start, end):
+        rows += tx.row_count
     return time.perf_counter() - began, rows, time.process_time() - cpu
-
-
-def _until(reader: BinlogReader, last: str) -> Iterator[Transaction]:
-    for tx in reader.transactions():
-        if tx is None:
-            raise SystemExit("the bare read reached the end of the binlog before its last transaction")
-        yield tx
-        if tx.gtid == last:
-            return
 
 
 # -- memory ------------------------------------------------------------------------------------

@@ -27,13 +27,10 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from bench.subscription import SCHEMA, TABLE, _until, load, point, write_updates
-from replication.config import MySQLConnectionConfig
+from bench.subscription import SCHEMA, TABLE, load, point, read_range, write_updates
 from replication.sinks.kafka.records import Record, RecordMaker
 from replication.source import binlog
-from replication.source.binlog import BinlogReader
 from replication.source.schema import ColumnDef, TableDef
-from replication.stop import ManualStop
 from replication.wire import codec
 from replication.wire.changes import RowEvent, Transaction, TransactionGroup
 from scripts.mariadb_sandbox import MariaDBServer
@@ -55,16 +52,14 @@ def cpu(action: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def read(server: MariaDBServer, start: Any, end: Any, decode: bool) -> list[Transaction]:
-    cfg = MySQLConnectionConfig("127.0.0.1", server.port, "root", "")
-    reader = BinlogReader(cfg, 4997, start.position, True, ManualStop(), heartbeat=0.2)
+    """The range's transactions through the project's reader, the row images decoded or not."""
     decode_rows = binlog.decode_rows
     if not decode:
         binlog.decode_rows = lambda body, plan, images: [body]  # type: ignore[assignment]
     try:
-        return list(_until(reader, f"0-{server.server_id}-{end.seq}"))
+        return list(read_range(server, start, end))
     finally:
         binlog.decode_rows = decode_rows
-        reader.close()
 
 
 def records(groups: list[TransactionGroup]) -> list[Record]:
