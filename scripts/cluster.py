@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scripts.mariadb_sandbox import free_port
+from scripts.mariadb_sandbox import _stop_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -62,8 +62,11 @@ class Cluster:
     def _spawn(self, name: str, args: list[str],
                env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # kept open: the child writes to it
+        # SIGTERM when the starting process dies: a killed bench, test run or demo leaves no
+        # worker behind to take the next run's tasks from the same Redis database.
         return subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_stop_with_parent)
 
     def start(self) -> Cluster:
         subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"],
