@@ -183,13 +183,16 @@ def settle(*servers: MariaDBServer, timeout: float = 120.0) -> None:
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT @@innodb_max_dirty_pages_pct, @@innodb_max_dirty_pages_pct_lwm")
-                pct, lwm = cur.fetchone()
+                row = cur.fetchone()
+                assert row is not None  # a SELECT of variables always answers one row
+                pct, lwm = row
                 cur.execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0.001")
                 cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline:
                     cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
-                    if int(cur.fetchone()[1]) == 0:
+                    dirty = cur.fetchone()
+                    if dirty is not None and int(dirty[1]) == 0:
                         break
                     time.sleep(0.2)
                 cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = %s", (pct,))

@@ -171,7 +171,9 @@ class Bench:
         while time.time() < began + self.args.steady_seconds:
             with conn.cursor() as cur:
                 cur.execute(f"SELECT MAX(written) FROM {SCHEMA}.steady")
-                newest = cur.fetchone()[0]
+                row = cur.fetchone()
+                assert row is not None  # an aggregate always answers one row
+                newest = row[0]
             conn.commit()
             now = time.time()
             if now > began + 2 and newest and newest >= began:

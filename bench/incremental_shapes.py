@@ -64,7 +64,9 @@ def digest(conn: pymysql.connections.Connection, schema: str, table: str) -> tup
         parts = ", ".join(f"IFNULL(`{c}`, '\\N')" for c in cols)
         cur.execute(f"SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('#', {parts}))), 0) "
                     f"FROM `{schema}`.`{table}`")
-        count, total = cur.fetchone()
+        row = cur.fetchone()
+        assert row is not None  # an aggregate always answers one row
+        count, total = row
     return int(count), int(total)
 
 
@@ -222,6 +224,8 @@ def many_arrived(conn: pymysql.connections.Connection, tables: int, value: int) 
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT COUNT(*) FROM ({selects}) AS x WHERE v = %s", (value,))
-            return int(cur.fetchone()[0])
+            row = cur.fetchone()
+            assert row is not None  # an aggregate always answers one row
+            return int(row[0])
     except pymysql.err.ProgrammingError:  # a table the full copy has not created yet
         return 0

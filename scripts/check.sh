@@ -11,8 +11,8 @@ trap 'rm -rf "$scratch"' EXIT
 export DTLE_DATA_DIR="$scratch" DTLE_DEBUG=true
 echo "== ruff check"
 .venv/bin/ruff check .
-echo "== mypy replication jobs"
-.venv/bin/mypy replication jobs
+echo "== mypy replication jobs bench scripts"
+.venv/bin/mypy -p replication -p jobs -p bench -p scripts
 echo "== makemigrations --check"
 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "== spectacular --validate --fail-on-warn"

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pymysql
 
@@ -124,7 +125,7 @@ class MariaDBServer:
                 time.sleep(0.2)
         raise RuntimeError(f"mariadbd on port {self.port} did not start in {timeout}s")
 
-    def connect(self, database: str | None = None, **kwargs: object) -> pymysql.connections.Connection:
+    def connect(self, database: str | None = None, **kwargs: Any) -> pymysql.connections.Connection:
         if self.tls is not None:
             kwargs = {"ssl_ca": str(self.tls.ca), "ssl_verify_cert": True, **kwargs}
         return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
