@@ -12,10 +12,13 @@ which the bench flushes. One subscription job is created over HTTP with default 
 2. changes, per shape (``--hundred-row`` 100-row UPDATE transactions, ``--one-row`` one-row
    UPDATE transactions): pause the job, write, resume, and time until the committed checkpoint
    holds the last transaction;
-3. the reference: the same binlog range read by the project's binlog reader alone (decoding
-   every row, no transport, no Kafka), in this process, right after the writes.
+3. the references, in this process right after the writes: the same binlog range read by the
+   project's binlog reader alone (decoding every row, no transport, no Kafka), which is the
+   job's own first stage; and by mysql-replication's ``BinLogStreamReader`` alone (every row's
+   values decoded), the plain reading of the binlog that the stack's library gives any Python
+   program.
 
-Each rate is printed with its ratio to the bare read rate. Every message is then read back with
+Each rate is printed with its ratio to both bare read rates. Every message is then read back with
 a ``read_committed`` consumer (not timed): the counts of snapshot creates and updates must be
 exactly what was written. Each worker's resident memory is sampled during every phase; the
 change shapes run again with other ``repl_chan_buffer_size`` values (``--buffers``) to show the
@@ -35,6 +38,8 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from bench.harness import (
     ApiJob,
@@ -133,6 +138,26 @@ def bare_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float, i
     for tx in read_range(server, start, end):
         rows += tx.row_count
     return time.perf_counter() - began, rows, time.process_time() - cpu
+
+
+def library_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float, int]:
+    """Seconds and rows of mysql-replication's ``BinLogStreamReader`` alone over ``start..end``,
+    every row event's values decoded."""
+    stream = BinLogStreamReader(
+        {"host": "127.0.0.1", "port": server.port, "user": "root", "passwd": ""}, server_id=4998,
+        log_file=start.position.file, log_pos=start.position.pos, resume_stream=True,
+        blocking=False,
+        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent])
+    rows = 0
+    began = time.perf_counter()
+    try:
+        for event in stream:
+            rows += len(event.rows)
+            if (stream.log_file, stream.log_pos) >= (end.position.file, end.position.pos):
+                break
+    finally:
+        stream.close()
+    return time.perf_counter() - began, rows
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -239,6 +264,7 @@ class Line:
     label: str
     rate: float
     bare: float | None  # None: compared with the best bare read of the run
+    library: float | None  # the same for mysql-replication's reader
     rss: str
 
 
@@ -251,6 +277,7 @@ class Bench:
         self.updates = 0
         self.rounds = 0
         self.reference: list[float] = []
+        self.library: list[float] = []
 
     def meter(self) -> CpuMeter:
         """CPU seconds of both workers (the task processes apart), the source server, the
@@ -275,7 +302,7 @@ class Bench:
         rate = rows / seconds
         print(f"\nsnapshot: {rows:,} rows to Kafka in {seconds:.2f}s from the job's creation = "
               f"{rate:,.0f} rows/s; peak RSS {rss.describe()}\n  CPU seconds: {cpu}", flush=True)
-        self.summary.append(Line("snapshot", rate, None, rss.describe()))
+        self.summary.append(Line("snapshot", rate, None, None, rss.describe()))
 
     def changes(self, label: str, transactions: int, rows_per_tx: int, buffer: str) -> None:
         job, source = self.job, self.source
@@ -292,6 +319,11 @@ class Bench:
             raise SystemExit(f"the bare read saw {read_rows} rows, {rows} were written")
         bare = rows / read_seconds
         self.reference.append(bare)
+        lib_seconds, lib_rows = library_read(source, start, end)
+        if lib_rows != rows:
+            raise SystemExit(f"mysql-replication's read saw {lib_rows} rows, {rows} were written")
+        library = rows / lib_seconds
+        self.library.append(library)
         # py-spy raw stacks (CPU only) of both workers while the shape catches up (--profile)
         profilers = start_profile(self.cluster, self.args.profile,
                                   f"{label.split()[1]}-{buffer.split()[0]}", ["--gil"])
@@ -311,9 +343,12 @@ class Bench:
               f"{ours:,.0f} row changes/s\n"
               f"  bare binlog read (the project's reader alone): {read_seconds:.2f}s = {bare:,.0f} rows/s"
               f" ({read_cpu:.2f} CPU seconds)\n"
-              f"  ratio: {ours / bare:.2f}\n  peak RSS while catching up: {rss.describe()}\n"
+              f"  ratio: {ours / bare:.2f}\n"
+              f"  bare binlog read (mysql-replication's BinLogStreamReader alone): {lib_seconds:.2f}s = "
+              f"{library:,.0f} rows/s\n  ratio: {ours / library:.2f}\n"
+              f"  peak RSS while catching up: {rss.describe()}\n"
               f"  CPU seconds while catching up: {cpu}", flush=True)
-        self.summary.append(Line(f"{label}, buffer {buffer}", ours, bare, rss.describe()))
+        self.summary.append(Line(f"{label}, buffer {buffer}", ours, bare, library, rss.describe()))
 
     def verify(self) -> None:
         expected = {"snapshot": self.args.rows, "c": 0, "u": self.updates, "d": 0, "tombstone": 0}
@@ -324,14 +359,17 @@ class Bench:
             raise SystemExit("the topic does not hold exactly the written rows")
 
     def report(self) -> None:
-        best = max(self.reference, default=0.0)
-        print("\n| phase | project (rows/s) | bare binlog read (rows/s) | ratio | peak RSS per worker |\n"
-              "|---|---|---|---|---|")
+        best, best_library = max(self.reference, default=0.0), max(self.library, default=0.0)
+        print("\n| phase | project (rows/s) | the project's reader alone (rows/s) | ratio | "
+              "mysql-replication alone (rows/s) | ratio | peak RSS per worker |\n"
+              "|---|---|---|---|---|---|---|")
         for line in self.summary:
-            bare = line.bare if line.bare is not None else best
-            shown = f"{bare:,.0f}" + ("" if line.bare is not None else " (best of the run)")
-            print(f"| {line.label} | {line.rate:,.0f} | {shown} | {line.rate / bare if bare else 0:.2f} | "
-                  f"{line.rss} |")
+            cells = []
+            for rate, best_rate in ((line.bare, best), (line.library, best_library)):
+                reference = rate if rate is not None else best_rate
+                shown = f"{reference:,.0f}" + ("" if rate is not None else " (best of the run)")
+                cells.append(f"{shown} | {line.rate / reference if reference else 0:.2f}")
+            print(f"| {line.label} | {line.rate:,.0f} | {' | '.join(cells)} | {line.rss} |")
         print("(2-core machine; same-run ratios are what to compare)")
 
 
