@@ -151,10 +151,10 @@ def library_read(server: MariaDBServer, start: Point, end: Point) -> tuple[float
     rows = 0
     began = time.perf_counter()
     try:
-        for event in stream:
-            rows += len(event.rows)
-            if (stream.log_file, stream.log_pos) >= (end.position.file, end.position.pos):
+        for event in stream:  # the range is the binlog's end unless later writes followed it
+            if (stream.log_file, stream.log_pos) > (end.position.file, end.position.pos):
                 break
+            rows += len(event.rows)
     finally:
         stream.close()
     return time.perf_counter() - began, rows
