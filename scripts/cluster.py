@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scripts.mariadb_sandbox import _stop_with_parent, free_port
+from scripts.mariadb_sandbox import free_port, terminate_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -66,7 +66,7 @@ class Cluster:
         # worker behind to take the next run's tasks from the same Redis database.
         return subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_stop_with_parent)
+                                preexec_fn=terminate_with_parent)
 
     def start(self) -> Cluster:
         subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"],

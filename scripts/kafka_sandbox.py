@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
 
-from scripts.mariadb_sandbox import _stop_with_parent, free_port
+from scripts.mariadb_sandbox import free_port, terminate_with_parent
 
 
 def _binary() -> str:
@@ -59,7 +59,7 @@ class KafkaBroker:
             [_binary(), "start", "--only", "kafka", "--kafka-port", str(self.port),
              "--data-dir", str(self.data_dir / "data")],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_stop_with_parent)
+            preexec_fn=terminate_with_parent)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -33,7 +33,7 @@ MARIADBD = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
 
 
-def _stop_with_parent() -> None:
+def terminate_with_parent() -> None:
     """In the child before exec: ask Linux to send SIGTERM when the starting process dies, so
     a killed test run or demo leaves no server behind."""
     try:
@@ -111,7 +111,7 @@ class MariaDBServer:
                      f"--binlog-row-metadata={self.row_metadata}"]
         self.process = subprocess.Popen(
             [*args, *self.extra_args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_stop_with_parent if self.stop_with_parent else None,
+            start_new_session=True, preexec_fn=terminate_with_parent if self.stop_with_parent else None,
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
